@@ -1,0 +1,14 @@
+"""The `radlabels` command line: `spacy radlabels ...` and `python -m spacy_radlabels ...`."""
+
+import typer
+
+app = typer.Typer(
+    name="radlabels",
+    help="Label radiology reports with spacy-radlabels: synthesise training reports, "
+    "convert annotations, label files in batch, evaluate and explain a pipeline.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+# Each module adds its subcommand to `app` on import.
+from . import convert, evaluate, explain, label, synth  # noqa: E402, F401
