@@ -5,7 +5,7 @@ per-token attention as plain floats), so `DocBin` and `nlp.pipe(n_process>1)` ke
 `label_evidence` builds Spans on access through a getter.
 """
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from spacy.tokens import Doc, Span
 
@@ -15,20 +15,26 @@ EVIDENCE_SHARE = 0.2
 MAX_EVIDENCE_TOKENS = 8
 
 
-def evidence_bounds(weights: List[float]) -> Optional[tuple]:
+def evidence_bounds(weights: List[float], breaks: List[bool]) -> Optional[Tuple[int, int]]:
     """Find the token span around the attention peak.
 
     weights (List[float]): One attention weight per token.
-    RETURNS (Optional[tuple]): (start, end) token offsets, or None for an empty doc.
+    breaks (List[bool]): Per token, whether the span may not grow over it (punctuation,
+        whitespace), so evidence stays inside its clause.
+    RETURNS (Optional[Tuple[int, int]]): (start, end) token offsets, or None for an empty doc.
     """
     if not weights:
         return None
     peak = max(range(len(weights)), key=weights.__getitem__)
     threshold = weights[peak] * EVIDENCE_SHARE
+
+    def can_take(i: int) -> bool:
+        return 0 <= i < len(weights) and not breaks[i] and weights[i] >= threshold
+
     start, end = peak, peak + 1
     while end - start < MAX_EVIDENCE_TOKENS:
-        grow_left = start > 0 and weights[start - 1] >= threshold
-        grow_right = end < len(weights) and weights[end] >= threshold
+        grow_left = can_take(start - 1)
+        grow_right = can_take(end)
         if not (grow_left or grow_right):
             break
         if grow_left and (not grow_right or weights[start - 1] >= weights[end]):
@@ -46,9 +52,10 @@ def get_label_evidence(doc: Doc) -> Dict[str, Optional[Span]]:
         for labels reported negative (or absent).
     """
     attention = doc._.label_attention or {}
+    breaks = [token.is_punct or token.is_space for token in doc]
     evidence: Dict[str, Optional[Span]] = {}
     for label in doc._.labels or {}:
-        bounds = evidence_bounds(attention.get(label, []))
+        bounds = evidence_bounds(attention.get(label, []), breaks)
         evidence[label] = doc[bounds[0] : bounds[1]] if bounds else None
     return evidence
 
