@@ -1,0 +1,98 @@
+"""Shared fixtures: a tiny labelled corpus and a small trained pipeline."""
+
+import json
+import random
+from itertools import product
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from spacy.training import Example
+
+import spacy_radlabels  # noqa: F401  (registers the Doc extensions)
+
+LABELS = ["haemorrhage", "infarct", "mass"]
+PHRASES = {
+    "positive": ["There is an acute {}.", "Appearances in keeping with {}."],
+    "uncertain": ["Possible {}.", "{} cannot be excluded."],
+    "negative": ["No {}.", "No evidence of {}."],
+}
+
+
+def make_reports(seed: int = 0) -> List[Dict]:
+    """Write one short report per combination of states of the three labels."""
+    rng = random.Random(seed)
+    reports = []
+    for i, states in enumerate(product(PHRASES, repeat=len(LABELS))):
+        sentences = []
+        for label, state in zip(LABELS, states):
+            phrase = rng.choice(PHRASES[state]).format(label)
+            sentences.append(phrase[0].upper() + phrase[1:])
+        rng.shuffle(sentences)
+        reports.append(
+            {"id": f"r{i}", "text": " ".join(sentences), "labels": dict(zip(LABELS, states))}
+        )
+    return reports
+
+
+def write_corpus(reports: List[Dict], path: Path) -> Path:
+    """Write reports with gold in doc._.labels to a .spacy file."""
+    nlp = spacy.blank("en")
+    db = DocBin(store_user_data=True)
+    for report in reports:
+        doc = nlp.make_doc(report["text"])
+        doc._.labels = report["labels"]
+        db.add(doc)
+    db.to_disk(path)
+    return path
+
+
+def train_blank(reports: List[Dict], n_iter: int = 40, seed: int = 0, **config):
+    """Train a blank English pipeline with an inline-tok2vec radlabels component."""
+    spacy.util.fix_random_seed(seed)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("radlabels", config=config)
+    examples = []
+    for report in reports:
+        reference = nlp.make_doc(report["text"])
+        reference._.labels = report["labels"]
+        examples.append(Example(nlp.make_doc(report["text"]), reference))
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(n_iter):
+        nlp.update(examples, sgd=optimizer)
+    return nlp
+
+
+@pytest.fixture(scope="session")
+def reports() -> List[Dict]:
+    return make_reports()
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory, reports) -> Path:
+    """A .spacy file of the tiny reports, gold in user data."""
+    return write_corpus(reports, tmp_path_factory.mktemp("corpus") / "tiny.spacy")
+
+
+@pytest.fixture(scope="session")
+def tiny_jsonl(tmp_path_factory, reports) -> Path:
+    """The tiny reports as JSONL: {"id", "text", "labels"} per line."""
+    path = tmp_path_factory.mktemp("jsonl") / "tiny.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in reports), encoding="utf8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_nlp(reports):
+    """A small pipeline trained on the tiny reports (labels haemorrhage, infarct, mass)."""
+    return train_blank(reports)
+
+
+@pytest.fixture(scope="session")
+def trained_pipeline(tmp_path_factory, trained_nlp) -> Path:
+    """The trained pipeline saved to a directory, for `spacy.load` and the CLI."""
+    path = tmp_path_factory.mktemp("pipeline") / "model"
+    trained_nlp.to_disk(path)
+    return path
