@@ -1,0 +1,264 @@
+"""Streaming readers and atomic writers for report files (CSV, JSONL, folders of .txt).
+
+Readers yield one `Row` per record with its line number, so every error can name its
+place in the file, and never hold more than one record in memory. Writers write to a
+partial file next to the output and rename it when complete, so a file at the output
+path is always whole.
+"""
+
+import csv
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Dict, Iterator, List, Literal, Optional, Sequence
+
+InputFormat = Literal["csv", "jsonl", "txt"]
+PARTIAL_SUFFIX = ".partial"
+
+# Reports can be long; the csv module's default field limit (131,072 chars) is not a limit
+# of the data, so lift it once.
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+class InputError(ValueError):
+    """A malformed input file or record; the message names the file and line."""
+
+
+@dataclass
+class Row:
+    """One input record: its fields, or why it could not be read.
+
+    line (int): Line number of the record's first line in the file (1-based); for a folder
+        of .txt files, the file's position in name order.
+    data (Optional[Dict[str, Any]]): The record's fields; for a bad record, None or what
+        could be read of it (such as its id).
+    error (Optional[str]): Why the record could not be read; None when it is good.
+    """
+
+    line: int
+    data: Optional[Dict[str, Any]] = None
+    error: Optional[str] = None
+
+
+def input_format(path: Path) -> InputFormat:
+    """Tell the format of an input path from its suffix (or that it is a folder).
+
+    path (Path): A .csv or .jsonl file, or a folder of .txt files.
+    RETURNS (str): "csv", "jsonl" or "txt".
+    """
+    if path.is_dir():
+        return "txt"
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix == ".txt":
+        return "txt"
+    raise InputError(
+        f"{path}: unknown input format '{suffix}'. Use a .csv or .jsonl file, or a folder "
+        "of .txt files."
+    )
+
+
+def read_rows(path: Path) -> Iterator[Row]:
+    """Stream the records of a CSV, JSONL or .txt file/folder, one `Row` each.
+
+    path (Path): The input; its format comes from `input_format`.
+    YIELDS (Row): The records in file order; for .txt files, `data` is
+        {"id": file name, "text": contents}.
+    """
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder.")
+    fmt = input_format(path)
+    if fmt == "csv":
+        yield from read_csv_rows(path)
+    elif fmt == "jsonl":
+        yield from read_jsonl_rows(path)
+    else:
+        yield from read_txt_rows(path)
+
+
+def read_jsonl_rows(path: Path) -> Iterator[Row]:
+    """Stream the JSON objects of a JSONL file; blank lines are not records.
+
+    path (Path): The .jsonl file (UTF-8).
+    YIELDS (Row): One per non-blank line.
+    """
+    with path.open("rb") as file_:
+        for line_no, raw in enumerate(file_, start=1):
+            if not raw.strip():
+                continue
+            try:
+                data = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as err:
+                yield Row(line_no, error=f"not valid UTF-8 ({err.reason} at byte {err.start})")
+                continue
+            except json.JSONDecodeError as err:
+                yield Row(line_no, error=f"invalid JSON ({err.msg} at character {err.pos + 1})")
+                continue
+            if not isinstance(data, dict):
+                kind = type(data).__name__
+                yield Row(line_no, error=f"expected a JSON object, found {kind}")
+                continue
+            yield Row(line_no, data=data)
+
+
+def read_csv_rows(path: Path) -> Iterator[Row]:
+    """Stream the rows of a CSV file with a header line as dicts keyed by column.
+
+    path (Path): The .csv file (UTF-8, optional BOM); quoted fields may span lines.
+    YIELDS (Row): One per non-blank row after the header.
+    """
+    # surrogateescape keeps undecodable bytes, so a bad row can be reported, not the file.
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as file_:
+        reader = csv.reader(file_)
+        header = read_csv_header(path, reader)
+        while True:
+            line_no = reader.line_num + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as err:
+                yield Row(line_no, error=f"unreadable CSV ({err})")
+                continue
+            if not fields:
+                continue
+            if len(fields) != len(header):
+                yield Row(
+                    line_no,
+                    error=f"expected {len(header)} fields like the header, found {len(fields)}",
+                )
+            elif not all(is_utf8(field) for field in fields):
+                yield Row(line_no, error="not valid UTF-8")
+            else:
+                yield Row(line_no, data=dict(zip(header, fields)))
+
+
+def read_csv_header(path: Path, reader: Any) -> List[str]:
+    """Read and check a CSV file's header line.
+
+    path (Path): The file, for error messages.
+    reader (Any): A `csv.reader` at the start of the file.
+    RETURNS (List[str]): The column names.
+    """
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputError(f"{path}: the file is empty; expected a header line.") from None
+    except csv.Error as err:
+        raise InputError(f"{path}, line 1: unreadable CSV header ({err}).") from None
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise InputError(
+            f"{path}, line 1: duplicate column names {duplicates}; rename them so each "
+            "column has one name."
+        )
+    return header
+
+
+def read_txt_rows(path: Path) -> Iterator[Row]:
+    """Stream the .txt files of a folder (or one .txt file) in name order, one report each.
+
+    path (Path): A folder of .txt files, or a single .txt file.
+    YIELDS (Row): data {"id": file name, "text": contents}; line is the file's position.
+    """
+    files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
+    for number, file_path in enumerate(files, start=1):
+        try:
+            text = file_path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as err:
+            yield Row(
+                number,
+                {"id": file_path.name},
+                f"{file_path.name}: not valid UTF-8 ({err.reason} at byte {err.start})",
+            )
+            continue
+        yield Row(number, data={"id": file_path.name, "text": text})
+
+
+def is_utf8(text: str) -> bool:
+    """Check that a string decoded with surrogateescape held valid UTF-8.
+
+    text (str): The decoded string.
+    RETURNS (bool): Whether it encodes back to UTF-8 without escaped bytes.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def partial_path(path: Path) -> Path:
+    """Name the file an output is written to until it is complete.
+
+    path (Path): The final output path.
+    RETURNS (Path): The same folder and name plus ".partial"; stable, so a later run can
+        find and resume it.
+    """
+    return path.with_name(path.name + PARTIAL_SUFFIX)
+
+
+class RecordWriter:
+    """Write flat or nested records as JSONL or CSV to a partial file, renamed on `commit`.
+
+    path (Path): The final output path; .csv writes CSV, anything else JSONL.
+    columns (Optional[Sequence[str]]): CSV column names, in order; required for CSV.
+    """
+
+    def __init__(self, path: Path, columns: Optional[Sequence[str]] = None) -> None:
+        self.path = path
+        self.partial = partial_path(path)
+        self.is_csv = path.suffix.lower() == ".csv"
+        if self.is_csv and not columns:
+            raise ValueError("A CSV RecordWriter needs its column names.")
+        self.columns = list(columns or [])
+        self.count = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[str] = self.partial.open("w", encoding="utf-8", newline="")
+        self._csv = csv.writer(self._file) if self.is_csv else None
+        if self._csv is not None:
+            self._csv.writerow(self.columns)
+
+    def write(self, record: Dict[str, Any]) -> None:
+        """Append one record.
+
+        record (Dict[str, Any]): For CSV, a flat dict keyed by column (missing keys are
+            blank, None is blank); for JSONL, any JSON-serialisable dict.
+        """
+        if self._csv is not None:
+            self._csv.writerow([csv_cell(record.get(column)) for column in self.columns])
+        else:
+            self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.count += 1
+
+    def commit(self) -> None:
+        """Flush to disk and move the partial file to the output path."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.replace(self.partial, self.path)
+
+    def discard(self) -> None:
+        """Close and delete the partial file, leaving no output."""
+        self._file.close()
+        self.partial.unlink(missing_ok=True)
+
+
+def csv_cell(value: Any) -> str:
+    """Format one value for a CSV cell: None blank, booleans true/false, floats short.
+
+    value (Any): The value.
+    RETURNS (str): The cell text.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
