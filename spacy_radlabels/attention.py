@@ -15,8 +15,9 @@ takes the loss gradient with respect to the logits (P - gold for cross-entropy),
 Thinc's Softmax does.
 """
 
-from typing import Callable, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
+import numpy
 from thinc.api import Model, glorot_uniform_init, normal_init
 from thinc.types import Floats2d, Floats3d, Ints1d, Ragged
 from thinc.util import get_width
@@ -74,7 +75,6 @@ def forward(model: Model[InT, OutT], Xr: InT, is_train: bool) -> Tuple[OutT, Cal
     xp = ops.xp
     X = Xr.dataXd
     lengths = Xr.lengths
-    n_docs = lengths.shape[0]
     Q, Wo, bo = model.get_param("Q"), model.get_param("Wo"), model.get_param("bo")
     nH = model.get_dim("nH")
     if nH:
@@ -82,8 +82,8 @@ def forward(model: Model[InT, OutT], Xr: InT, is_train: bool) -> Tuple[OutT, Cal
         Z = ops.xp.tanh(ops.gemm(X, W, trans2=True) + b)
     else:
         Z = X
-    alpha = _softmax_per_doc(ops, ops.gemm(Z, Q, trans2=True), lengths)
-    V = _pool(ops, alpha, X, lengths, n_docs)
+    docs = _doc_slices(ops.to_numpy(lengths))
+    alpha, V = _attend(ops, ops.gemm(Z, Q, trans2=True), X, docs)
     logits = xp.einsum("dlw,lsw->dls", V, Wo) + bo
     P = ops.softmax(logits, axis=-1)
 
@@ -91,8 +91,7 @@ def forward(model: Model[InT, OutT], Xr: InT, is_train: bool) -> Tuple[OutT, Cal
         model.inc_grad("Wo", xp.einsum("dls,dlw->lsw", d_logits, V))
         model.inc_grad("bo", d_logits.sum(axis=0))
         dV = xp.einsum("dls,lsw->dlw", d_logits, Wo)
-        dX, d_alpha = _backprop_pool(ops, dV, alpha, X, lengths)
-        dA = _backprop_softmax_per_doc(ops, d_alpha, alpha, lengths)
+        dX, dA = _backprop_attend(ops, dV, alpha, X, docs)
         model.inc_grad("Q", ops.gemm(dA, Z, trans1=True))
         dZ = ops.gemm(dA, Q)
         if nH:
@@ -107,48 +106,36 @@ def forward(model: Model[InT, OutT], Xr: InT, is_train: bool) -> Tuple[OutT, Cal
     return (P, Ragged(alpha, lengths)), backprop
 
 
-def _nonempty(lengths: Ints1d) -> Ints1d:
-    # Empty docs own no rows, so dropping their zero lengths keeps rows aligned.
-    return lengths[lengths > 0]
+def _doc_slices(lengths: Ints1d) -> List[slice]:
+    """Row slice of each doc in the ragged batch."""
+    starts = numpy.cumsum([0] + lengths.tolist())
+    return [slice(int(a), int(b)) for a, b in zip(starts[:-1], starts[1:])]
 
 
-def _softmax_per_doc(ops, A: Floats2d, lengths: Ints1d) -> Floats2d:
-    """Softmax each column of A over each doc's rows, stable for any doc length."""
-    if A.shape[0] == 0:
-        return A
-    lens = _nonempty(lengths)
-    maxes, _ = ops.reduce_max(A, lens)
-    E = ops.xp.exp(A - ops.backprop_reduce_sum(maxes, lens))
-    return E / ops.backprop_reduce_sum(ops.reduce_sum(E, lens), lens)
+def _attend(ops, A: Floats2d, X: Floats2d, docs: List[slice]) -> Tuple[Floats2d, Floats3d]:
+    """Softmax each label's scores over each doc's tokens and pool the token vectors.
+
+    RETURNS (Tuple[Floats2d, Floats3d]): alpha (n_tokens x nL) and V (n_docs x nL x nI);
+        an empty doc gets V = 0.
+    """
+    alpha = ops.alloc2f(*A.shape)
+    V = ops.alloc3f(len(docs), A.shape[1], X.shape[1])
+    for d, rows in enumerate(docs):
+        if rows.stop > rows.start:
+            # Per-doc max and a float64 sum keep long docs overflow-free and normalised.
+            E = ops.xp.exp(A[rows] - A[rows].max(axis=0))
+            alpha[rows] = E / E.sum(axis=0, dtype="float64")
+            V[d] = ops.gemm(alpha[rows], X[rows], trans1=True)
+    return alpha, V
 
 
-def _backprop_softmax_per_doc(ops, d_alpha: Floats2d, alpha: Floats2d, lengths: Ints1d):
-    if alpha.shape[0] == 0:
-        return d_alpha
-    lens = _nonempty(lengths)
-    weighted = ops.reduce_sum(alpha * d_alpha, lens)
-    return alpha * (d_alpha - ops.backprop_reduce_sum(weighted, lens))
-
-
-def _pool(ops, alpha: Floats2d, X: Floats2d, lengths: Ints1d, n_docs: int) -> Floats3d:
-    """Sum each doc's token vectors weighted by each label's attention: V[d] = alpha_d^T X_d."""
-    V = ops.alloc3f(n_docs, alpha.shape[1], X.shape[1])
-    start = 0
-    for d, length in enumerate(ops.to_numpy(lengths).tolist()):
-        if length:
-            V[d] = ops.gemm(alpha[start : start + length], X[start : start + length], trans1=True)
-        start += length
-    return V
-
-
-def _backprop_pool(ops, dV: Floats3d, alpha: Floats2d, X: Floats2d, lengths: Ints1d):
+def _backprop_attend(ops, dV: Floats3d, alpha: Floats2d, X: Floats2d, docs: List[slice]):
+    """Gradients of `_attend` with respect to X and to the attention scores A."""
     dX = ops.alloc2f(*X.shape)
-    d_alpha = ops.alloc2f(*alpha.shape)
-    start = 0
-    for d, length in enumerate(ops.to_numpy(lengths).tolist()):
-        if length:
-            end = start + length
-            dX[start:end] = ops.gemm(alpha[start:end], dV[d])
-            d_alpha[start:end] = ops.gemm(X[start:end], dV[d], trans2=True)
-        start += length
-    return dX, d_alpha
+    dA = ops.alloc2f(*alpha.shape)
+    for d, rows in enumerate(docs):
+        if rows.stop > rows.start:
+            dX[rows] = ops.gemm(alpha[rows], dV[d])
+            d_alpha = ops.gemm(X[rows], dV[d], trans2=True)
+            dA[rows] = alpha[rows] * (d_alpha - (alpha[rows] * d_alpha).sum(axis=0))
+    return dX, dA

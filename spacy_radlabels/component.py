@@ -151,8 +151,7 @@ class RadLabels(TrainablePipe):
         label (str): The label to add.
         RETURNS (int): 0 if the label is already present, otherwise 1.
         """
-        if not isinstance(label, str):
-            raise ValueError(f"radlabels labels must be strings, got {label!r}.")
+        _check_label(label)
         if label in self.labels:
             return 0
         if self.model.get_ref("output_layer").has_param("Wo"):
@@ -307,9 +306,8 @@ class RadLabels(TrainablePipe):
             for i, eg in enumerate(get_examples()):
                 seen.update(validate_gold(eg.reference._.labels, self.states, doc_index=i))
             labels = sorted(seen)
-        self.cfg["labels"] = []
-        for label in labels:
-            self.add_label(label)
+        # Re-initializing starts over, so labels are set directly rather than added.
+        self.cfg["labels"] = [_check_label(label) for label in dict.fromkeys(labels)]
         if not self.labels:
             raise ValueError(
                 "radlabels has no labels: give initialize(labels=[...]) (e.g. from a schema) "
@@ -325,6 +323,11 @@ class RadLabels(TrainablePipe):
                         f"is not a label. Labels: {list(self.labels)}."
                     )
         output_layer = self.model.get_ref("output_layer")
+        if output_layer.has_param("Wo") and output_layer.get_dim("nL") != len(self.labels):
+            raise ValueError(
+                f"radlabels was already initialized with {output_layer.get_dim('nL')} labels "
+                f"and cannot be resized to {list(self.labels)}: add a new component instead."
+            )
         output_layer.set_dim("nL", len(self.labels), force=True)
         output_layer.set_dim("nS", len(self.states), force=True)
         sample = [eg.x for eg in islice(get_examples(), 10)]
@@ -349,3 +352,9 @@ class RadLabels(TrainablePipe):
                 f"the pipeline {nlp.pipe_names}. Put {wanted!r} first in [nlp] pipeline, or "
                 "give radlabels its own inline tok2vec."
             )
+
+
+def _check_label(label: Any) -> str:
+    if not isinstance(label, str) or not label:
+        raise ValueError(f"radlabels labels must be non-empty strings, got {label!r}.")
+    return label
