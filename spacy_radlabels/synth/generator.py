@@ -1,0 +1,354 @@
+"""Whole synthetic reports: plan the labels' states, render the sections, derive the gold.
+
+The gold is computed from the plan, never parsed back from the text: every label stated in
+a sentence gets that sentence's state, a positive (uncertain) child makes its ancestors at
+least positive (uncertain), and an unmentioned label gets the schema's not-mentioned state.
+"""
+
+import random
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from ..schema import Schema
+from . import grammar
+from .templates import ASSERTED_STATES, Family, Templates
+
+RANK = {"absent": 0, "negative": 0, "uncertain": 1, "positive": 2}
+# Per-report probabilities of the report's shape and of each kind of main assertion.
+P_PRIOR = 0.35
+P_DIFFERENTIAL = 0.12
+P_COMBO = 0.15
+P_PAIR = 0.05
+P_COORD = 0.6
+P_SHARPEN = 0.25
+P_RESTATE_COMBO = 0.4
+P_SCOPE = 0.3
+P_QUESTION = 0.5
+P_HELDOUT_VARIANT = 0.5
+MAIN_UNITS = (0, 1, 2, 3, 4)
+MAIN_WEIGHTS = (1, 3, 4, 3, 2)
+FILLER_WEIGHTS = (2, 3, 3, 2, 1)
+SCOPE_JOINS = ("; ", ", but ", ". However, ")
+
+
+@dataclass
+class Unit:
+    """One assertion to render: its kind, labels, state and the sections that state it."""
+
+    kind: str
+    labels: Tuple[str, ...]
+    state: str
+    sections: Tuple[str, ...] = ("findings",)
+    sharpen: bool = False
+
+
+@dataclass
+class Style:
+    """The surface form of one report."""
+
+    upper: bool
+    line_breaks: int
+    typo: bool
+    numbered_findings: bool
+    numbered_impression: bool
+    findings_joiner: str
+    section_joiner: str
+    header_joiner: str
+    title: bool
+    findings_header: bool
+
+
+class ReportGenerator:
+    """Render synthetic reports with exact gold from a schema and templates.
+
+    schema (Schema): The labels, hierarchy and variants.
+    templates (Templates): The carrier families, sites and report furniture.
+    heldout (bool): Render with held-out families and variants (the test set) instead of
+        the seen ones (train and dev).
+    """
+
+    def __init__(self, schema: Schema, templates: Templates, heldout: bool = False) -> None:
+        self.schema = schema
+        self.templates = templates
+        self.heldout = heldout
+        self.labels = schema.labels
+        self.families = [f for f in templates.families if heldout or not f.heldout]
+        held = templates.heldout_variants
+        self.seen_variants = {
+            lab: [v for v in schema.variants(lab) if v not in held.get(lab, [])]
+            for lab in self.labels
+        }
+        self.heldout_variants = {lab: held.get(lab, []) for lab in self.labels}
+        self.pairs = [(lab, state) for lab in self.labels for state in ASSERTED_STATES]
+        self.combos = [
+            (f, x) for f, xs in templates.combos.items() for x in xs if not self._related(f, x)
+        ]
+        self.sites = {lab: templates.site_of(lab) for lab in self.labels}
+
+    def generate(self, rng: random.Random) -> Tuple[str, Dict[str, str]]:
+        """Render one report.
+
+        rng (random.Random): The random source (the only one used).
+        RETURNS (Tuple[str, Dict[str, str]]): The text and the gold state of every label.
+        """
+        has_prior = rng.random() < P_PRIOR
+        stated, units = self._plan(rng)
+        gold = self._gold(stated)
+        return self._render(rng, units, gold, has_prior), gold
+
+    # ---- planning ----
+
+    def _related(self, a: str, b: str) -> bool:
+        return a == b or a in self.schema.ancestors(b) or b in self.schema.ancestors(a)
+
+    def _fits(self, stated: Dict[str, str], label: str, state: str) -> bool:
+        # A child's state may never exceed a stated ancestor's, or the text would contradict
+        # the hierarchy ("possible haemorrhage" beside "there is a subdural haematoma").
+        if label in stated:
+            return False
+        for ancestor in self.schema.ancestors(label):
+            if ancestor in stated and RANK[stated[ancestor]] < RANK[state]:
+                return False
+        for descendant in self.schema.descendants(label):
+            if descendant in stated and RANK[stated[descendant]] > RANK[state]:
+                return False
+        return True
+
+    def _try_add(self, stated: Dict[str, str], assertions: Sequence[Tuple[str, str]]) -> bool:
+        trial = dict(stated)
+        for label, state in assertions:
+            if not self._fits(trial, label, state):
+                return False
+            trial[label] = state
+        stated.update(trial)
+        return True
+
+    def _main_unit(self, rng: random.Random) -> Unit:
+        roll = rng.random()
+        if roll < P_DIFFERENTIAL:
+            a, b = rng.sample(self.labels, 2)
+            if not self._related(a, b):
+                return Unit("differential", (a, b), "uncertain")
+        elif roll < P_DIFFERENTIAL + P_COMBO and self.combos:
+            finding, impression = rng.choice(self.combos)
+            return Unit("combo", (finding, impression), rng.choice(("positive", "uncertain")))
+        elif roll < P_DIFFERENTIAL + P_COMBO + P_PAIR:
+            a, b = rng.sample(self.labels, 2)
+            if not self._related(a, b):
+                return Unit("pair", (a, b), "positive")
+        label, state = rng.choice(self.pairs)
+        return Unit("single", (label,), state)
+
+    def _plan(self, rng: random.Random) -> Tuple[Dict[str, str], List[Unit]]:
+        stated: Dict[str, str] = {}
+        units: List[Unit] = []
+        negatives: List[str] = []
+        for _ in range(rng.choices(MAIN_UNITS, MAIN_WEIGHTS)[0]):
+            unit = self._main_unit(rng)
+            states = ["positive"] + [unit.state] if unit.kind == "combo" else None
+            assertions = list(zip(unit.labels, states or [unit.state] * len(unit.labels)))
+            if not self._try_add(stated, assertions):
+                continue
+            if unit.kind == "single" and unit.state == "negative":
+                negatives.append(unit.labels[0])
+            else:
+                units.extend(self._place(rng, unit))
+        n_fillers = rng.choices(MAIN_UNITS, FILLER_WEIGHTS)[0]
+        for label in rng.sample(self.labels, n_fillers):
+            if self._try_add(stated, [(label, "negative")]):
+                negatives.append(label)
+        rng.shuffle(negatives)
+        while negatives:
+            size = 1
+            if len(negatives) > 1 and rng.random() < P_COORD:
+                size = rng.randint(2, min(4, len(negatives)))
+            group, negatives = negatives[:size], negatives[size:]
+            kind = "coord" if size > 1 else "single"
+            where = ("findings",) if rng.random() < 0.85 else ("impression",)
+            units.append(Unit(kind, tuple(group), "negative", where))
+        return stated, units
+
+    def _place(self, rng: random.Random, unit: Unit) -> List[Unit]:
+        roll = rng.random()
+        if unit.kind in ("pair", "combo"):
+            units = [unit]
+            if unit.kind == "combo" and rng.random() < P_RESTATE_COMBO:
+                units.append(Unit("single", unit.labels[1:], unit.state, ("impression",)))
+            return units
+        is_finding = all(self.schema.group(lab) == "finding" for lab in unit.labels)
+        if is_finding:
+            where = ("findings",) if roll < 0.75 else ("findings", "impression")
+        elif roll < 0.35:
+            where = ("findings",)
+        elif roll < 0.65:
+            where = ("impression",)
+        else:
+            where = ("findings", "impression")
+        sharpen = (
+            unit.kind == "single"
+            and unit.state == "positive"
+            and len(where) == 2
+            and rng.random() < P_SHARPEN
+        )
+        return [Unit(unit.kind, unit.labels, unit.state, where, sharpen)]
+
+    def _gold(self, stated: Dict[str, str]) -> Dict[str, str]:
+        gold = {lab: self.schema.negative_state for lab in self.labels}
+        gold.update(stated)
+        for label, state in stated.items():
+            if RANK[state] > 0:
+                for ancestor in self.schema.ancestors(label):
+                    if RANK[gold[ancestor]] < RANK[state]:
+                        gold[ancestor] = state
+        return gold
+
+    # ---- rendering ----
+
+    def _variant(self, rng: random.Random, label: str) -> str:
+        held = self.heldout_variants[label]
+        if self.heldout and held and rng.random() < P_HELDOUT_VARIANT:
+            return rng.choice(held)
+        return rng.choice(self.seen_variants[label])
+
+    def _phrase(self, rng: random.Random, label: str, modifiers: bool = True) -> str:
+        variant = self._variant(rng, label)
+        return grammar.render_phrase(rng, variant, label, self.sites[label], modifiers)
+
+    def _family(
+        self, rng: random.Random, kind: str, state: Optional[str], section: str,
+        label: Optional[str], has_prior: bool,
+    ) -> Family:
+        eligible = [
+            f for f in self.families
+            if f.kind == kind
+            and f.state == state
+            and section in f.sections
+            and (has_prior or not f.comparison)
+            and (f.labels is None or label in f.labels)
+        ]
+        held = [f for f in eligible if f.heldout]
+        # The test set uses held-out phrasing wherever the templates offer one.
+        return rng.choice(held if self.heldout and held else eligible)
+
+    def _clause(self, rng: random.Random, unit: Unit, state: str, section: str,
+                has_prior: bool) -> str:
+        label = unit.labels[-1]
+        family = self._family(rng, unit.kind, state, section, label, has_prior)
+        pattern = rng.choice(family.patterns)
+        slots: Dict[str, str] = {}
+        if unit.kind == "coord":
+            phrases = []
+            for lab in unit.labels:
+                phrase = self._variant(rng, lab)
+                phrases.append(phrase if phrase not in phrases else self.seen_variants[lab][0])
+            slots["X_or"] = grammar.join_list(phrases, "or")
+            slots["X_and"] = grammar.join_list(phrases, "and")
+        elif unit.kind == "combo":
+            slots["F"] = self._phrase(rng, unit.labels[0])
+            slots["X"] = self._phrase(rng, unit.labels[1], modifiers=False)
+        else:
+            # Sizes and places belong to things that are there, not to denied ones.
+            modifiers = state != "negative"
+            slots["X"] = self._phrase(rng, unit.labels[0], modifiers)
+            if len(unit.labels) > 1:
+                slots["Y"] = self._phrase(rng, unit.labels[1], modifiers)
+        return grammar.fill(pattern, slots)
+
+    def _clinical(self, rng: random.Random) -> str:
+        sentences = rng.sample(self.templates.symptoms, rng.randint(1, 2))
+        if rng.random() < P_QUESTION:
+            family = self._family(rng, "question", None, "clinical", None, False)
+            a, b = rng.sample(self.labels, 2)
+            slots = {"X": self._variant(rng, a), "Y": self._variant(rng, b)}
+            question = grammar.fill(rng.choice(family.patterns), slots)
+            sentences.insert(rng.randint(0, len(sentences)), question)
+        return " ".join(sentences)
+
+    def _normal(self, rng: random.Random, pool, gold: Dict[str, str], k: int) -> List[str]:
+        quiet = {lab for lab, state in gold.items() if RANK[state] == 0}
+        usable = [
+            s.text for s in pool
+            if (s.unless == ["all"] and len(quiet) == len(gold))
+            or (s.unless != ["all"] and quiet.issuperset(s.unless))
+        ]
+        return rng.sample(usable, min(k, len(usable)))
+
+    def _join_scope(self, rng: random.Random, asserted: List[str], negated: List[str]) -> None:
+        # "No haemorrhage; there is an acute infarct": negation stops at the clause.
+        first, second = asserted.pop(), negated.pop()
+        if rng.random() < 0.5:
+            first, second = second, first
+        asserted.append(first[:-1] + rng.choice(SCOPE_JOINS) + grammar.decapitalise(second))
+
+    def _sections(self, rng: random.Random, units: List[Unit], has_prior: bool):
+        findings: Dict[str, List[str]] = {"asserted": [], "negated": []}
+        impression: List[str] = []
+        for unit in units:
+            for section in unit.sections:
+                sharpened = unit.sharpen and section == "findings"
+                state = "uncertain" if sharpened else unit.state
+                clause = self._clause(rng, unit, state, section, has_prior)
+                if section == "impression":
+                    impression.append(clause)
+                else:
+                    findings["negated" if state == "negative" else "asserted"].append(clause)
+        if findings["asserted"] and findings["negated"] and rng.random() < P_SCOPE:
+            self._join_scope(rng, findings["asserted"], findings["negated"])
+        return findings["asserted"] + findings["negated"], impression
+
+    def _style(self, rng: random.Random) -> Style:
+        return Style(
+            upper=rng.random() < 0.08,
+            line_breaks=rng.choice((1, 2)) if rng.random() < 0.1 else 0,
+            typo=rng.random() < 0.1,
+            numbered_findings=rng.random() < 0.12,
+            numbered_impression=rng.random() < 0.35,
+            findings_joiner=rng.choice((" ", " ", "\n")),
+            section_joiner=rng.choice(("\n\n", "\n", "\n", " ")),
+            header_joiner=rng.choice((" ", " ", "\n")),
+            title=rng.random() < 0.5,
+            findings_header=rng.random() < 0.9,
+        )
+
+    def _render(self, rng: random.Random, units: List[Unit], gold: Dict[str, str],
+                has_prior: bool) -> str:
+        style = self._style(rng)
+        headers = self.templates.headers
+        findings, impression = self._sections(rng, units, has_prior)
+        findings += self._normal(rng, self.templates.normal_findings, gold, rng.randint(1, 4))
+        rng.shuffle(findings)
+        if not impression:
+            asserted = [u for u in units if u.state != "negative" and u.kind != "coord"]
+            if asserted:
+                unit = rng.choice(asserted)
+                impression.append(self._clause(rng, unit, unit.state, "impression", has_prior))
+            else:
+                impression = self._normal(rng, self.templates.normal_impression, gold, 1)
+        parts = []
+        if style.title and headers["title"]:
+            parts.append(rng.choice(headers["title"]))
+        parts.append(rng.choice(headers["clinical"]) + " " + self._clinical(rng))
+        if has_prior and headers["comparison"]:
+            date = f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/{rng.randint(2015, 2024)}"
+            parts.append(rng.choice(headers["comparison"]).format(date=date))
+        body = _numbered(findings) if style.numbered_findings else style.findings_joiner.join(
+            findings
+        )
+        header = rng.choice(headers["findings"]) + style.header_joiner
+        parts.append((header if style.findings_header else "") + body)
+        body = (
+            _numbered(impression)
+            if style.numbered_impression and len(impression) > 1
+            else " ".join(impression)
+        )
+        parts.append(rng.choice(headers["impression"]) + style.header_joiner + body)
+        text = style.section_joiner.join(parts)
+        if style.line_breaks:
+            text = grammar.add_line_breaks(rng, text, style.line_breaks)
+        if style.typo:
+            text = grammar.add_typo(rng, text)
+        return text.upper() if style.upper else text
+
+
+def _numbered(sentences: Sequence[str]) -> str:
+    return "\n".join(f"{i}. {s}" for i, s in enumerate(sentences, 1))
