@@ -293,8 +293,8 @@ class RadLabels(TrainablePipe):
         get_examples (Callable[[], Iterable[Example]]): Returns a representative sample of
             examples with gold in `reference._.labels`.
         nlp (Optional[Language]): The pipeline the component is part of.
-        labels (Optional[Iterable[str]]): The labels, e.g. from a schema; by default every
-            label seen in the examples' gold, sorted.
+        labels (Optional[Iterable[str]]): The labels, e.g. from a schema; by default the
+            labels added with `add_label`, then every other label in the examples' gold.
         hierarchy (Optional[Dict[str, str]]): Child label -> parent label; overrides the
             factory setting.
         """
@@ -305,7 +305,7 @@ class RadLabels(TrainablePipe):
             seen = set()
             for i, eg in enumerate(get_examples()):
                 seen.update(validate_gold(eg.reference._.labels, self.states, doc_index=i))
-            labels = sorted(seen)
+            labels = list(self.labels) + sorted(seen - set(self.labels))
         # Re-initializing starts over, so labels are set directly rather than added.
         self.cfg["labels"] = [_check_label(label) for label in dict.fromkeys(labels)]
         if not self.labels:
