@@ -12,9 +12,11 @@ EPILOG = """Examples:
 
   python -m spacy_radlabels synth assets/schemas/head_ct.yml corpus --n 20000 --seed 0
 
-  spacy radlabels synth assets/schemas/head_ct.yml corpus --n 5000 --n-heldout 500 --dev-fraction 0.2
+  spacy radlabels synth assets/schemas/head_ct.yml corpus --n 5000 --n-heldout 500 \\
+    --dev-fraction 0.2
 
-  python -m spacy_radlabels synth assets/schemas/head_ct.yml corpus --real corpus/real.spacy --real-ratio 0.3
+  python -m spacy_radlabels synth assets/schemas/head_ct.yml corpus \\
+    --real corpus/real.spacy --real-ratio 0.3
 
 Writes OUTPUT_DIR/train.spacy, dev.spacy and test_heldout.spacy (gold in doc._.labels),
 a .jsonl twin of each ({"id", "text", "labels"} per line) and meta.json (sizes and the
@@ -83,17 +85,32 @@ def synth_cli(
         schema = load_schema(schema_path)
         templates_file = templates_path or schema.templates
         if templates_file is None:
-            fail(f"{schema_path}: the schema names no templates. Pass --templates PATH or add "
-                 "'templates: ../templates/NAME.yml' to the schema file.")
+            fail(
+                f"{schema_path}: the schema names no templates. Pass --templates PATH or add "
+                "'templates: ../templates/NAME.yml' to the schema file."
+            )
         templates = load_templates(templates_file, schema)
-        meta = write_corpus(schema, templates, output_dir, n=n, seed=seed,
-                            dev_fraction=dev_fraction, n_heldout=n_heldout, real=real,
-                            real_ratio=real_ratio, lang=lang)
+        meta = write_corpus(
+            schema,
+            templates,
+            output_dir,
+            n=n,
+            seed=seed,
+            dev_fraction=dev_fraction,
+            n_heldout=n_heldout,
+            real=real,
+            real_ratio=real_ratio,
+            lang=lang,
+        )
     except (SchemaError, TemplateError, RealCorpusError, OSError) as err:
         fail(str(err))
     sizes = meta["sizes"]
-    typer.echo(f"✔ Wrote {sizes['train']} train, {sizes['dev']} dev and "
-               f"{sizes['test_heldout']} test_heldout reports -> {output_dir}")
+    typer.echo(
+        f"✔ Wrote {sizes['train']} train, {sizes['dev']} dev and "
+        f"{sizes['test_heldout']} test_heldout reports -> {output_dir}"
+    )
     if real is not None:
-        typer.echo(f"  real reports: {meta['real']['train']} in train (with repeats), "
-                   f"{meta['real']['dev']} in dev")
+        typer.echo(
+            f"  real reports: {meta['real']['train']} in train (with repeats), "
+            f"{meta['real']['dev']} in dev"
+        )

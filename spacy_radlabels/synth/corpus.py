@@ -13,6 +13,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
+from srsly import msgpack
 
 from ..schema import Schema
 from .generator import ReportGenerator
@@ -59,25 +60,33 @@ def read_real(path: Union[str, Path], nlp: Language, schema: Schema) -> List[Ent
     """
     path = Path(path)
     if not path.exists() or path.suffix != ".spacy":
-        raise RealCorpusError(f"{path}: not found or not a .spacy file. Make one with "
-                              "`python -m spacy_radlabels convert annotated.jsonl real.spacy "
-                              "--schema SCHEMA`.")
+        raise RealCorpusError(
+            f"{path}: not found or not a .spacy file. Make one with "
+            "`python -m spacy_radlabels convert annotated.jsonl real.spacy "
+            "--schema SCHEMA`."
+        )
     docs = list(DocBin(store_user_data=True).from_disk(path).get_docs(nlp.vocab))
     if not docs:
         raise RealCorpusError(f"{path}: the file holds no docs.")
     for index, doc in enumerate(docs):
         gold = doc._.labels
         if not gold:
-            raise RealCorpusError(f"{path}, doc {index}: no gold in doc._.labels. Convert the "
-                                  "annotations with `python -m spacy_radlabels convert`, which "
-                                  "stores them in user data.")
+            raise RealCorpusError(
+                f"{path}, doc {index}: no gold in doc._.labels. Convert the "
+                "annotations with `python -m spacy_radlabels convert`, which "
+                "stores them in user data."
+            )
         for label, state in gold.items():
             if label not in schema.label_specs:
-                raise RealCorpusError(f"{path}, doc {index}: label '{label}' is not in schema "
-                                      f"{schema.path}. Add it to the schema or drop it.")
+                raise RealCorpusError(
+                    f"{path}, doc {index}: label '{label}' is not in schema "
+                    f"{schema.path}. Add it to the schema or drop it."
+                )
             if state not in schema.states:
-                raise RealCorpusError(f"{path}, doc {index}: label '{label}' has state "
-                                      f"'{state}'; the schema allows {schema.states}.")
+                raise RealCorpusError(
+                    f"{path}, doc {index}: label '{label}' has state "
+                    f"'{state}'; the schema allows {schema.states}."
+                )
     return [(f"real-{i:06d}", doc) for i, doc in enumerate(docs)]
 
 
@@ -114,12 +123,17 @@ def write_split(entries: Sequence[Entry], path: Path) -> None:
     entries (Sequence[Entry]): (id, doc) pairs with gold in doc._.labels.
     path (Path): The output path without suffix, e.g. corpus/train.
     """
-    doc_bin = DocBin(store_user_data=True)
+    doc_bin = DocBin(store_user_data=False)
     lines = []
     for entry_id, doc in entries:
         doc_bin.add(doc)
         record = {"id": entry_id, "text": doc.text, "labels": doc._.labels}
         lines.append(json.dumps(record, ensure_ascii=False))
+    # DocBin.add builds a msgpack Packer per doc (a registry lookup each, most of the write
+    # time); one Packer gives the same bytes.
+    packer = msgpack.Packer(use_bin_type=True)
+    doc_bin.store_user_data = True
+    doc_bin.user_data = [packer.pack(doc.user_data) for _, doc in entries]
     doc_bin.to_disk(path.with_suffix(".spacy"))
     path.with_suffix(".jsonl").write_text("\n".join(lines) + "\n", encoding="utf8")
 

@@ -215,11 +215,17 @@ class ReportGenerator:
         return grammar.render_phrase(rng, variant, label, self.sites[label], modifiers)
 
     def _family(
-        self, rng: random.Random, kind: str, state: Optional[str], section: str,
-        label: Optional[str], has_prior: bool,
+        self,
+        rng: random.Random,
+        kind: str,
+        state: Optional[str],
+        section: str,
+        label: Optional[str],
+        has_prior: bool,
     ) -> Family:
         eligible = [
-            f for f in self.families
+            f
+            for f in self.families
             if f.kind == kind
             and f.state == state
             and section in f.sections
@@ -230,8 +236,9 @@ class ReportGenerator:
         # The test set uses held-out phrasing wherever the templates offer one.
         return rng.choice(held if self.heldout and held else eligible)
 
-    def _clause(self, rng: random.Random, unit: Unit, state: str, section: str,
-                has_prior: bool) -> str:
+    def _clause(
+        self, rng: random.Random, unit: Unit, state: str, section: str, has_prior: bool
+    ) -> str:
         label = unit.labels[-1]
         family = self._family(rng, unit.kind, state, section, label, has_prior)
         pattern = rng.choice(family.patterns)
@@ -267,7 +274,8 @@ class ReportGenerator:
     def _normal(self, rng: random.Random, pool, gold: Dict[str, str], k: int) -> List[str]:
         quiet = {lab for lab, state in gold.items() if RANK[state] == 0}
         usable = [
-            s.text for s in pool
+            s.text
+            for s in pool
             if (s.unless == ["all"] and len(quiet) == len(gold))
             or (s.unless != ["all"] and quiet.issuperset(s.unless))
         ]
@@ -310,8 +318,9 @@ class ReportGenerator:
             findings_header=rng.random() < 0.9,
         )
 
-    def _render(self, rng: random.Random, units: List[Unit], gold: Dict[str, str],
-                has_prior: bool) -> str:
+    def _render(
+        self, rng: random.Random, units: List[Unit], gold: Dict[str, str], has_prior: bool
+    ) -> str:
         style = self._style(rng)
         headers = self.templates.headers
         findings, impression = self._sections(rng, units, has_prior)
@@ -331,8 +340,8 @@ class ReportGenerator:
         if has_prior and headers["comparison"]:
             date = f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/{rng.randint(2015, 2024)}"
             parts.append(rng.choice(headers["comparison"]).format(date=date))
-        body = _numbered(findings) if style.numbered_findings else style.findings_joiner.join(
-            findings
+        body = (
+            _numbered(findings) if style.numbered_findings else style.findings_joiner.join(findings)
         )
         header = rng.choice(headers["findings"]) + style.header_joiner
         parts.append((header if style.findings_header else "") + body)

@@ -29,8 +29,16 @@ SLOT_RE = re.compile(r"\{([A-Za-z_]+)\}")
 FAMILY_KEYS = {"id", "kind", "state", "patterns", "heldout", "comparison", "labels", "sections"}
 SITE_WORD_KEYS = ("pre", "post", "sizes", "measures")
 SITE_KEYS = {"labels", "temporal", *SITE_WORD_KEYS}
-TOP_KEYS = {"name", "heldout_variants", "headers", "sites", "combos", "clinical", "normal",
-            "families"}
+TOP_KEYS = {
+    "name",
+    "heldout_variants",
+    "headers",
+    "sites",
+    "combos",
+    "clinical",
+    "normal",
+    "families",
+}
 HEADER_KEYS = ("title", "clinical", "comparison", "findings", "impression")
 
 
@@ -141,8 +149,11 @@ def _strings(path: Path, value: Any, where: str) -> List[str]:
 def _known(path: Path, schema: Schema, labels: Sequence[str], where: str) -> None:
     for label in labels:
         if label not in schema.label_specs:
-            raise _fail(path, f"{where} names label '{label}', which schema {schema.path} "
-                        "does not define. Fix the name or add the label to the schema.")
+            raise _fail(
+                path,
+                f"{where} names label '{label}', which schema {schema.path} "
+                "does not define. Fix the name or add the label to the schema.",
+            )
 
 
 def _parse_family(path: Path, schema: Schema, raw: Any, index: int) -> Family:
@@ -151,8 +162,10 @@ def _parse_family(path: Path, schema: Schema, raw: Any, index: int) -> Family:
     fid = raw["id"]
     unknown = set(raw) - FAMILY_KEYS
     if unknown:
-        raise _fail(path, f"family '{fid}' has unknown keys {sorted(unknown)}. "
-                    f"Allowed: {sorted(FAMILY_KEYS)}.")
+        raise _fail(
+            path,
+            f"family '{fid}' has unknown keys {sorted(unknown)}. Allowed: {sorted(FAMILY_KEYS)}.",
+        )
     kind = raw.get("kind")
     if kind not in KINDS:
         raise _fail(path, f"family '{fid}' has kind {kind!r}; use one of {list(KINDS)}.")
@@ -160,11 +173,14 @@ def _parse_family(path: Path, schema: Schema, raw: Any, index: int) -> Family:
     if kind == "question" and state is not None:
         raise _fail(path, f"family '{fid}': a question asserts nothing, remove its 'state'.")
     if kind != "question" and state not in ASSERTED_STATES:
-        raise _fail(path, f"family '{fid}' has state {state!r}; use one of "
-                    f"{list(ASSERTED_STATES)}.")
+        raise _fail(
+            path, f"family '{fid}' has state {state!r}; use one of {list(ASSERTED_STATES)}."
+        )
     if kind == "differential" and state != "uncertain":
-        raise _fail(path, f"family '{fid}': a differential makes its members uncertain; "
-                    "set state: uncertain.")
+        raise _fail(
+            path,
+            f"family '{fid}': a differential makes its members uncertain; set state: uncertain.",
+        )
     patterns = _strings(path, raw.get("patterns"), f"family '{fid}' patterns")
     if not patterns:
         raise _fail(path, f"family '{fid}' has no patterns. Add at least one.")
@@ -176,8 +192,11 @@ def _parse_family(path: Path, schema: Schema, raw: Any, index: int) -> Family:
     for pattern in patterns:
         slots = set(SLOT_RE.findall(pattern))
         if slots - allowed:
-            raise _fail(path, f"family '{fid}' pattern '{pattern}' uses slots "
-                        f"{sorted(slots - allowed)}; a {kind} family allows {sorted(allowed)}.")
+            raise _fail(
+                path,
+                f"family '{fid}' pattern '{pattern}' uses slots "
+                f"{sorted(slots - allowed)}; a {kind} family allows {sorted(allowed)}.",
+            )
         if kind == "coord":
             complete = len(slots) == 1
         elif kind == "single":
@@ -186,8 +205,11 @@ def _parse_family(path: Path, schema: Schema, raw: Any, index: int) -> Family:
         else:
             complete = required <= slots
         if not complete:
-            raise _fail(path, f"family '{fid}' pattern '{pattern}' lacks a slot: a {kind} "
-                        f"family needs {sorted(required or allowed)}.")
+            raise _fail(
+                path,
+                f"family '{fid}' pattern '{pattern}' lacks a slot: a {kind} "
+                f"family needs {sorted(required or allowed)}.",
+            )
     sections = _strings(path, raw.get("sections"), f"family '{fid}' sections")
     if kind == "question":
         sections = ["clinical"]
@@ -195,8 +217,16 @@ def _parse_family(path: Path, schema: Schema, raw: Any, index: int) -> Family:
         sections = list(SECTIONS)
     elif set(sections) - set(SECTIONS):
         raise _fail(path, f"family '{fid}' has sections {sections}; use {list(SECTIONS)}.")
-    return Family(fid, kind, state, patterns, bool(raw.get("heldout", False)),
-                  bool(raw.get("comparison", False)), labels, sections)
+    return Family(
+        fid,
+        kind,
+        state,
+        patterns,
+        bool(raw.get("heldout", False)),
+        bool(raw.get("comparison", False)),
+        labels,
+        sections,
+    )
 
 
 def _parse_site(path: Path, schema: Schema, name: str, raw: Any) -> Site:
@@ -237,8 +267,11 @@ def _check_no_mentions(path: Path, schema: Schema, tpl: Templates) -> None:
     def check(text: str, where: str, allowed: Sequence[str] = ()) -> None:
         for label in labels_mentioned(SLOT_RE.sub(" ", text), schema):
             if label not in allowed:
-                raise _fail(path, f"{where} '{text}' names label '{label}' outside a slot. "
-                            "Reword it so that only slots name labels.")
+                raise _fail(
+                    path,
+                    f"{where} '{text}' names label '{label}' outside a slot. "
+                    "Reword it so that only slots name labels.",
+                )
 
     for family in tpl.families:
         allowed: List[str] = []
@@ -264,12 +297,21 @@ def _check_no_mentions(path: Path, schema: Schema, tpl: Templates) -> None:
 def _check_coverage(path: Path, tpl: Templates) -> None:
     for heldout in (False, True):
         for state in ASSERTED_STATES:
-            if not any(f.kind == "single" and f.state == state and f.heldout == heldout
-                       and f.labels is None and not f.comparison for f in tpl.families):
+            if not any(
+                f.kind == "single"
+                and f.state == state
+                and f.heldout == heldout
+                and f.labels is None
+                and not f.comparison
+                for f in tpl.families
+            ):
                 which = "held-out" if heldout else "seen"
-                raise _fail(path, f"no {which} single family for state '{state}' that works "
-                            "for every label. Add one (heldout: "
-                            f"{str(heldout).lower()}, no 'labels', no 'comparison').")
+                raise _fail(
+                    path,
+                    f"no {which} single family for state '{state}' that works "
+                    "for every label. Add one (heldout: "
+                    f"{str(heldout).lower()}, no 'labels', no 'comparison').",
+                )
     for kind in ("question", "coord"):
         if not any(f.kind == kind and not f.heldout for f in tpl.families):
             raise _fail(path, f"no seen '{kind}' family. Add one.")
@@ -277,22 +319,23 @@ def _check_coverage(path: Path, tpl: Templates) -> None:
 
 def _read(path: Path) -> Dict[str, Any]:
     if not path.exists():
-        raise _fail(path, "file not found. Pass --templates PATH or set 'templates:' in the "
-                    "schema file, e.g. templates: ../templates/head_ct.yml")
+        raise _fail(
+            path,
+            "file not found. Pass --templates PATH or set 'templates:' in the "
+            "schema file, e.g. templates: ../templates/head_ct.yml",
+        )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf8"))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(err, "problem", None) or str(err)
-        raise _fail(path, f"invalid YAML ({problem}). Fix the syntax at this line.",
-                    line) from None
+        raise _fail(path, f"invalid YAML ({problem}). Fix the syntax at this line.", line) from None
     if not isinstance(data, dict):
         raise _fail(path, "the top level must be a mapping with 'families'.")
     unknown = set(data) - TOP_KEYS
     if unknown:
-        raise _fail(path, f"unknown top-level keys {sorted(unknown)}. Allowed: "
-                    f"{sorted(TOP_KEYS)}.")
+        raise _fail(path, f"unknown top-level keys {sorted(unknown)}. Allowed: {sorted(TOP_KEYS)}.")
     if not data.get("families"):
         raise _fail(path, "missing 'families'. Add carrier phrase families.")
     return data
@@ -307,11 +350,15 @@ def _parse_heldout_variants(path: Path, schema: Schema, raw: Any) -> Dict[str, L
         variants = _strings(path, variants, f"heldout_variants of '{label}'")
         for variant in variants:
             if variant not in schema.variants(label):
-                raise _fail(path, f"held-out variant '{variant}' of label '{label}' is not "
-                            f"among the label's variants in {schema.path}. Add it there.")
+                raise _fail(
+                    path,
+                    f"held-out variant '{variant}' of label '{label}' is not "
+                    f"among the label's variants in {schema.path}. Add it there.",
+                )
         if set(variants) >= set(schema.variants(label)):
-            raise _fail(path, f"label '{label}' holds out all its variants; keep at least "
-                        "one for training.")
+            raise _fail(
+                path, f"label '{label}' holds out all its variants; keep at least one for training."
+            )
         result[label] = variants
     return result
 
@@ -337,16 +384,23 @@ def load_templates(path: Union[str, Path], schema: Schema) -> Templates:
     for site in sites.values():
         for label in site.labels:
             if label in seen_labels:
-                raise _fail(path, f"label '{label}' is in sites '{seen_labels[label]}' and "
-                            f"'{site.name}'. Keep it in one site.")
+                raise _fail(
+                    path,
+                    f"label '{label}' is in sites '{seen_labels[label]}' and "
+                    f"'{site.name}'. Keep it in one site.",
+                )
             seen_labels[label] = site.name
     combos = data.get("combos") or {}
     if not isinstance(combos, dict):
         raise _fail(path, "combos must map finding label -> list of impression labels.")
     _known(path, schema, list(combos), "combos")
     for finding, impressions in combos.items():
-        _known(path, schema, _strings(path, impressions, f"combos of '{finding}'"),
-               f"combos of '{finding}'")
+        _known(
+            path,
+            schema,
+            _strings(path, impressions, f"combos of '{finding}'"),
+            f"combos of '{finding}'",
+        )
     headers = data.get("headers") or {}
     clinical = data.get("clinical") or {}
     normal = data.get("normal") or {}
@@ -360,8 +414,9 @@ def load_templates(path: Union[str, Path], schema: Schema) -> Templates:
         combos={k: list(v) for k, v in combos.items()},
         symptoms=_strings(path, clinical.get("symptoms"), "clinical.symptoms"),
         normal_findings=_parse_normal(path, schema, normal.get("findings"), "normal.findings"),
-        normal_impression=_parse_normal(path, schema, normal.get("impression"),
-                                        "normal.impression"),
+        normal_impression=_parse_normal(
+            path, schema, normal.get("impression"), "normal.impression"
+        ),
     )
     for key in ("clinical", "findings", "impression"):
         if not tpl.headers[key]:
