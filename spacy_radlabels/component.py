@@ -273,7 +273,7 @@ class RadLabels(TrainablePipe):
         weights = numpy.zeros((len(examples), len(label_index), 1), dtype="f")
         for i, eg in enumerate(examples):
             gold = validate_gold(
-                eg.reference._.labels, self.states, label_index, doc_index=i, text=eg.reference.text
+                eg.reference._.labels, self.states, label_index, doc_index=i, doc=eg.reference
             )
             for label, state in gold.items():
                 truths[i, label_index[label], state_index[state]] = 1.0
@@ -304,7 +304,9 @@ class RadLabels(TrainablePipe):
         if labels is None:
             seen = set()
             for i, eg in enumerate(get_examples()):
-                seen.update(validate_gold(eg.reference._.labels, self.states, doc_index=i))
+                seen.update(
+                    validate_gold(eg.reference._.labels, self.states, doc_index=i, doc=eg.reference)
+                )
             labels = list(self.labels) + sorted(seen - set(self.labels))
         # Re-initializing starts over, so labels are set directly rather than added.
         self.cfg["labels"] = [_check_label(label) for label in dict.fromkeys(labels)]
