@@ -301,20 +301,20 @@ def load_schema(path: Union[str, Path]) -> Schema:
 
 
 @registry.misc("spacy-radlabels.schema_labels.v1")
-def schema_labels(path: Union[str, Path]) -> List[str]:
+def schema_labels(path: Optional[Union[str, Path]]) -> Optional[List[str]]:
     """Read the label names of a schema file, for `[initialize.components...labels]`.
 
-    path (Union[str, Path]): The schema file.
-    RETURNS (List[str]): Labels in file order.
+    path (Optional[Union[str, Path]]): The schema file; None leaves the labels to the data.
+    RETURNS (Optional[List[str]]): Labels in file order, or None without a schema.
     """
-    return load_schema(path).labels
+    return load_schema(path).labels if path is not None else None
 
 
 @registry.misc("spacy-radlabels.schema_hierarchy.v1")
-def schema_hierarchy(path: Union[str, Path]) -> Dict[str, str]:
+def schema_hierarchy(path: Optional[Union[str, Path]]) -> Optional[Dict[str, str]]:
     """Read the hierarchy of a schema file, for `[initialize.components...hierarchy]`.
 
-    path (Union[str, Path]): The schema file.
-    RETURNS (Dict[str, str]): child label -> parent label.
+    path (Optional[Union[str, Path]]): The schema file; None keeps the component's setting.
+    RETURNS (Optional[Dict[str, str]]): child label -> parent label, or None without a schema.
     """
-    return load_schema(path).hierarchy
+    return load_schema(path).hierarchy if path is not None else None
