@@ -264,11 +264,12 @@ def to_html(metrics: Dict[str, Any], title: str) -> str:
     body = (
         f"<h1>{escape(title)}</h1><div class='cards'>{cards}</div>"
         f"<p>Micro and macro F1 are over the finding states ({escape(findings)}).</p>"
-        f"<h2>F1 per label</h2>{f1_chart(metrics)}"
-        f"<h2>Per label</h2>{html_table(label_header(metrics), label_rows(metrics))}"
-        f"<h2>Per state (all labels pooled)</h2>"
+        f"<h2 id='f1'>F1 per label</h2>{f1_chart(metrics)}"
+        f"<h2 id='labels'>Per label</h2>{html_table(label_header(metrics), label_rows(metrics))}"
+        "<h2 id='states'>Per state (all labels pooled)</h2>"
         f"{html_table(STATE_HEADER, state_rows(metrics))}"
-        "<h2>Confusion matrices</h2><p>Rows gold, columns predicted; shading is the share "
-        f"of the gold row (green agrees, red confuses).</p><div class='matrices'>{matrices}</div>"
+        "<h2 id='confusion'>Confusion matrices</h2><p>Rows gold, columns predicted; shading "
+        "is the share of the gold row (green agrees, red confuses).</p>"
+        f"<div class='matrices'>{matrices}</div>"
     )
     return wrap_page(title, body, STYLE)

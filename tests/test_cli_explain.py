@@ -1,9 +1,12 @@
 """`radlabels explain` and `spacy_radlabels.render`: escaped, well-formed, self-contained."""
 
+import importlib.util
 import json
+import shutil
 import sys
 import types
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import List
 
 import pytest
@@ -14,6 +17,7 @@ import spacy_radlabels
 from spacy_radlabels.cli import app
 
 HOSTILE = "Possible infarct. <script>alert('x')</script> & <b>no</b> haemorrhage. 出血"
+SCREENSHOT_SCRIPT = Path(__file__).parent.parent / "benchmarks" / "screenshot_html.py"
 VOID_TAGS = {"meta", "br", "hr", "img", "input", "link", "wbr"}
 runner = CliRunner()
 
@@ -146,3 +150,17 @@ def test_render_displays_in_jupyter(nlp, monkeypatch):
     monkeypatch.setitem(sys.modules, "IPython.display", display_module)
     assert spacy_radlabels.render(nlp("Possible infarct."), jupyter=True) is None
     assert len(shown) == 1 and shown[0][0] == "HTML" and "radlabels" in shown[0][1]
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed")
+def test_pages_render_in_headless_chromium(trained_pipeline, tiny_jsonl, tmp_path):
+    spec = importlib.util.spec_from_file_location("screenshot_html", SCREENSHOT_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model, data = str(trained_pipeline), str(tiny_jsonl)
+    explain = runner.invoke(app, ["explain", model, "-i", data, "-o", str(tmp_path / "x.html")])
+    evaluate = runner.invoke(app, ["evaluate", model, data, "-o", str(tmp_path)])
+    assert explain.exit_code == evaluate.exit_code == 0
+    for page in ("x.html", "report.html"):
+        png = module.screenshot(tmp_path / page, tmp_path / f"{page}.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000
