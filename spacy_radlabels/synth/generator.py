@@ -3,6 +3,8 @@
 The gold is computed from the plan, never parsed back from the text: every label stated in
 a sentence gets that sentence's state, a positive (uncertain) child makes its ancestors at
 least positive (uncertain), and an unmentioned label gets the schema's not-mentioned state.
+A label of group "summary" (CheXpert's No Finding) is never stated: it is positive when no
+label of group "finding" is positive or uncertain, and its variants word a normal impression.
 """
 
 import random
@@ -29,6 +31,10 @@ MAIN_UNITS = (0, 1, 2, 3, 4)
 MAIN_WEIGHTS = (1, 3, 4, 3, 2)
 FILLER_WEIGHTS = (2, 3, 3, 2, 1)
 SCOPE_JOINS = ("; ", ", but ", ". However, ")
+SUMMARY_GROUP = "summary"
+FINDING_GROUP = "finding"
+# Share of normal reports whose impression words the summary label (else a normal sentence).
+P_SUMMARY_IMPRESSION = 0.6
 
 
 @dataclass
@@ -71,14 +77,16 @@ class ReportGenerator:
         self.schema = schema
         self.templates = templates
         self.heldout = heldout
-        self.labels = schema.labels
+        self.summaries = [lab for lab in schema.labels if schema.group(lab) == SUMMARY_GROUP]
+        # The labels a report states; summary labels follow from them.
+        self.labels = [lab for lab in schema.labels if lab not in self.summaries]
         self.families = [f for f in templates.families if heldout or not f.heldout]
         held = templates.heldout_variants
         self.seen_variants = {
             lab: [v for v in schema.variants(lab) if v not in held.get(lab, [])]
-            for lab in self.labels
+            for lab in schema.labels
         }
-        self.heldout_variants = {lab: held.get(lab, []) for lab in self.labels}
+        self.heldout_variants = {lab: held.get(lab, []) for lab in schema.labels}
         self.pairs = [(lab, state) for lab in self.labels for state in ASSERTED_STATES]
         self.combos = [
             (f, x) for f, xs in templates.combos.items() for x in xs if not self._related(f, x)
@@ -193,13 +201,18 @@ class ReportGenerator:
         return [Unit(unit.kind, unit.labels, unit.state, where, sharpen)]
 
     def _gold(self, stated: Dict[str, str]) -> Dict[str, str]:
-        gold = {lab: self.schema.negative_state for lab in self.labels}
+        gold = {lab: self.schema.negative_state for lab in self.schema.labels}
         gold.update(stated)
         for label, state in stated.items():
             if RANK[state] > 0:
                 for ancestor in self.schema.ancestors(label):
                     if RANK[gold[ancestor]] < RANK[state]:
                         gold[ancestor] = state
+        found = any(
+            RANK[gold[lab]] > 0 for lab in self.labels if self.schema.group(lab) == FINDING_GROUP
+        )
+        for summary in self.summaries:
+            gold[summary] = self.schema.negative_state if found else "positive"
         return gold
 
     # ---- rendering ----
@@ -272,11 +285,11 @@ class ReportGenerator:
         return " ".join(sentences)
 
     def _normal(self, rng: random.Random, pool, gold: Dict[str, str], k: int) -> List[str]:
-        quiet = {lab for lab, state in gold.items() if RANK[state] == 0}
+        quiet = {lab for lab in self.labels if RANK[gold[lab]] == 0}
         usable = [
             s.text
             for s in pool
-            if (s.unless == ["all"] and len(quiet) == len(gold))
+            if (s.unless == ["all"] and len(quiet) == len(self.labels))
             or (s.unless != ["all"] and quiet.issuperset(s.unless))
         ]
         return rng.sample(usable, min(k, len(usable)))
@@ -333,6 +346,10 @@ class ReportGenerator:
                 impression.append(self._clause(rng, unit, unit.state, "impression", has_prior))
             else:
                 impression = self._normal(rng, self.templates.normal_impression, gold, 1)
+                summaries = [lab for lab in self.summaries if gold[lab] == "positive"]
+                if summaries and (not impression or rng.random() < P_SUMMARY_IMPRESSION):
+                    variant = self._variant(rng, rng.choice(summaries))
+                    impression = [grammar.capitalise(variant) + "."]
         parts = []
         if style.title and headers["title"]:
             parts.append(rng.choice(headers["title"]))
