@@ -1,0 +1,195 @@
+"""CMC 2007 ICD-9-CM coding, 5-fold cross-validation: radlabels vs textcat_multilabel.
+
+Every system is trained on the same folds: for test fold k the other four folds are split
+into train and a dev set (`--dev-fraction` of them, seeded) used only to pick the best
+checkpoint by micro-F1. A code is a positive-only label: "positive" when coded, "negative"
+otherwise (states ["positive", "negative"]). Systems:
+
+- radlabels-cpu: configs/cpu.cfg.
+- textcat_multilabel: configs/cpu.cfg with the radlabels head swapped for spaCy's
+  TextCatReduce over the same tok2vec; a code is set when its score >= 0.5.
+- radlabels-trf: configs/trf.cfg, only with --trf (slow without a GPU).
+
+Extra `--section.key value` arguments override the config as in `spacy train`; they apply
+to every system whose config has that setting (e.g. training.* and components.tok2vec.*
+reach both heads, components.radlabels.* only radlabels).
+
+    python benchmarks/cmc2007.py
+    python benchmarks/cmc2007.py --trf --gpu-id 0
+    python benchmarks/cmc2007.py --training.dropout 0.2 \\
+        --components.radlabels.model.hidden_size 128
+"""
+
+import argparse
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import spacy
+from common import (
+    BINARY_STATES,
+    CPU_CONFIG,
+    DATA,
+    TRF_CONFIG,
+    binary_gold,
+    dev_micro_f,
+    mean_std,
+    parse_overrides,
+    predict_positive,
+    print_table,
+    radlabels_config,
+    read_jsonl,
+    score_positive,
+    textcat_config,
+    train_overrides,
+    train_pipeline,
+    write_docbin,
+)
+from thinc.api import Config
+
+SYSTEMS = ("radlabels-cpu", "textcat_multilabel", "radlabels-trf")
+
+
+def system_config(system: str, overrides: Dict[str, object]) -> Config:
+    """Load the training config of one system.
+
+    system (str): One of SYSTEMS.
+    overrides (Dict[str, object]): Dotted overrides (paths, steps, command-line settings).
+    RETURNS (Config): The config, not interpolated; labels come from the gold.
+    """
+    path = TRF_CONFIG if system == "radlabels-trf" else CPU_CONFIG
+    config = radlabels_config(path, overrides, BINARY_STATES)
+    return textcat_config(config) if system == "textcat_multilabel" else config
+
+
+def split_fold(
+    records: List[Dict], fold: int, dev_fraction: float, seed: int
+) -> Dict[str, List[Dict]]:
+    """Split the records for one test fold: test = that fold, dev drawn from the rest.
+
+    records (List[Dict]): All records, with "fold".
+    fold (int): The test fold.
+    dev_fraction (float): Share of the training folds held out for model selection.
+    seed (int): Seeds the dev draw.
+    RETURNS (Dict[str, List[Dict]]): "train", "dev" and "test" records.
+    """
+    rest = [r for r in records if r["fold"] != fold]
+    random.Random(f"{seed}-{fold}").shuffle(rest)
+    n_dev = max(1, round(len(rest) * dev_fraction))
+    return {
+        "train": rest[n_dev:],
+        "dev": rest[:n_dev],
+        "test": [r for r in records if r["fold"] == fold],
+    }
+
+
+def run_fold(
+    split: Dict[str, List[Dict]],
+    labels: Sequence[str],
+    systems: Sequence[str],
+    overrides: Dict[str, object],
+    max_steps: Optional[int],
+    workdir: Path,
+    log: Optional[Path],
+    gpu_id: int,
+) -> Dict[str, Dict[str, object]]:
+    """Train and test every system on one fold.
+
+    split (Dict[str, List[Dict]]): "train", "dev", "test" records.
+    labels (Sequence[str]): All ICD-9 codes.
+    systems (Sequence[str]): The systems to run.
+    overrides (Dict[str, object]): Config overrides from the command line.
+    max_steps (Optional[int]): Override training.max_steps.
+    workdir (Path): Scratch folder for this fold's corpora and models.
+    log (Optional[Path]): Training log file.
+    gpu_id (int): The GPU to train on, -1 for CPU.
+    RETURNS (Dict[str, Dict[str, object]]): system -> scores (and "seconds").
+    """
+    nlp = spacy.blank("en")
+    paths = {}
+    for name in ("train", "dev"):
+        texts = [r["text"] for r in split[name]]
+        golds = [binary_gold(r["codes"], labels) for r in split[name]]
+        paths[name] = write_docbin(nlp, texts, golds, workdir / f"{name}.spacy")
+    all_overrides = train_overrides(paths["train"], paths["dev"], max_steps, overrides)
+    test_texts = [r["text"] for r in split["test"]]
+    test_golds = [set(r["codes"]) for r in split["test"]]
+    results = {}
+    for system in systems:
+        start = time.perf_counter()
+        config = system_config(system, all_overrides)
+        trained = train_pipeline(config, workdir / system, log, gpu_id)
+        scores = score_positive(test_golds, predict_positive(trained, test_texts), labels)
+        scores["seconds"] = time.perf_counter() - start
+        scores["dev_micro_f"] = dev_micro_f(trained)
+        results[system] = scores
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument(
+        "--data", type=Path, default=DATA / "cmc2007" / "cmc2007.jsonl", help="cmc2007.jsonl"
+    )
+    parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--dev-fraction", type=float, default=0.15)
+    parser.add_argument("--max-steps", type=int, default=None, help="training.max_steps")
+    parser.add_argument("--limit", type=int, default=None, help="use the first N reports")
+    parser.add_argument("--trf", action="store_true", help="also train configs/trf.cfg")
+    parser.add_argument("--no-textcat", action="store_true", help="skip textcat_multilabel")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the dev draw")
+    parser.add_argument("--log", type=Path, default=None, help="append training logs here")
+    parser.add_argument("--gpu-id", type=int, default=-1, help="GPU to train on (-1: CPU)")
+    args, rest = parser.parse_known_args()
+    overrides = parse_overrides(rest)
+    records = read_jsonl(args.data, args.limit)
+    labels = sorted({code for r in records for code in r["codes"]})
+    systems = [
+        s
+        for s in SYSTEMS
+        if (s != "radlabels-trf" or args.trf) and (s != "textcat_multilabel" or not args.no_textcat)
+    ]
+    print(f"{len(records)} reports, {len(labels)} codes, folds {args.folds}, systems {systems}")
+    if overrides:
+        print(f"overrides: {overrides}")
+    per_fold: Dict[str, List[Dict[str, object]]] = {s: [] for s in systems}
+    with tempfile.TemporaryDirectory() as tmp:
+        for fold in args.folds:
+            split = split_fold(records, fold, args.dev_fraction, args.seed)
+            workdir = Path(tmp) / f"fold{fold}"
+            workdir.mkdir()
+            results = run_fold(
+                split, labels, systems, overrides, args.max_steps, workdir, args.log, args.gpu_id
+            )
+            sizes = {k: len(v) for k, v in split.items()}
+            for system, scores in results.items():
+                per_fold[system].append(scores)
+                print(
+                    f"fold {fold} {sizes}: {system:<20} micro-F1 {scores['micro_f']:.3f} "
+                    f"macro-F1 {scores['macro_f']:.3f} (dev {scores['dev_micro_f']:.3f}, "
+                    f"{scores['seconds']:.0f} s)",
+                    flush=True,
+                )
+    print()
+    rows = []
+    for system, folds in per_fold.items():
+        rows.append(
+            [
+                system,
+                mean_std([f["micro_f"] for f in folds]),
+                mean_std([f["macro_f"] for f in folds]),
+                " ".join(f"{f['micro_f']:.3f}" for f in folds),
+                f"{sum(f['seconds'] for f in folds) / len(folds):.0f}",
+            ]
+        )
+    print_table(["system", "micro-F1", "macro-F1", "micro-F1 per fold", "s/fold"], rows)
+
+
+if __name__ == "__main__":
+    main()

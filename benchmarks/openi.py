@@ -1,0 +1,224 @@
+"""Open-i chest X-ray reports: a chest model trained on synthetic reports vs a rule baseline.
+
+Gold: NegBio's 14 labels from the Open-i collection's manual MeSH indexing, positive-only
+(a label is indexed for a report or not). Scored: F1 of "positive" per label, micro and
+macro, on NegBio's test split (`negbio_test`, 771 reports), and for the systems that saw no
+real report also on all reports. Systems, in one run:
+
+- rule baseline: entity_ruler over the chest schema's variants + negspacy (rule_baseline.py).
+- radlabels, synthetic only: configs/cpu.cfg trained on `synth` reports from the chest
+  schema (or a trained pipeline given with --model).
+- radlabels, synthetic + N real: the same, with N Open-i reports from outside the test
+  split mixed into training (`write_corpus(real=...)`, as `synth --real` does).
+
+Labels are mapped from NegBio's to the chest schema's with NEGBIO_TO_SCHEMA; the rest are
+not scored. "positive" is the radlabels state; "uncertain" does not count.
+
+    python benchmarks/openi.py
+    python benchmarks/openi.py --model training/chest/model-best --n-real 100 300
+"""
+
+import argparse
+import random
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Set
+
+import spacy
+from common import (
+    CPU_CONFIG,
+    DATA,
+    ROOT,
+    parse_overrides,
+    predict_positive,
+    print_table,
+    radlabels_config,
+    read_jsonl,
+    score_positive,
+    train_overrides,
+    train_pipeline,
+)
+from rule_baseline import build_rule_baseline, positive_labels
+from spacy.language import Language
+from spacy.tokens import DocBin
+
+from spacy_radlabels.schema import Schema, load_schema
+from spacy_radlabels.synth import load_templates, write_corpus
+
+# NegBio label -> chest schema label. Not mapped: Infiltration (CheXpert's lung_opacity is
+# far broader: every atelectasis, edema, consolidation, pneumonia and lesion is one),
+# Emphysema and Hernia (no CheXpert observation). Nodule and Mass are both lung lesions;
+# Fibrosis is pleural_other as in the CheXpert labeler's mention lists. NegBio's "normal"
+# (no MeSH finding at all) is stricter than No Finding (which allows e.g. granulomas).
+NEGBIO_TO_SCHEMA = {
+    "normal": "no_finding",
+    "Cardiomegaly": "cardiomegaly",
+    "Atelectasis": "atelectasis",
+    "Effusion": "pleural_effusion",
+    "Nodule": "lung_lesion",
+    "Mass": "lung_lesion",
+    "Pneumonia": "pneumonia",
+    "Consolidation": "consolidation",
+    "Edema": "edema",
+    "Pneumothorax": "pneumothorax",
+    "Pleural_Thickening": "pleural_other",
+    "Fibrosis": "pleural_other",
+}
+SCHEMA = ROOT / "assets" / "schemas" / "chest_xray.yml"
+
+
+def mapped_gold(record: Dict) -> Set[str]:
+    """Map a report's NegBio labels to the schema's.
+
+    record (Dict): An openi.jsonl record.
+    RETURNS (Set[str]): The schema labels positive for the report.
+    """
+    return {NEGBIO_TO_SCHEMA[label] for label in record["positive"] if label in NEGBIO_TO_SCHEMA}
+
+
+def write_real(records: Sequence[Dict], scored: Sequence[str], schema: Schema, path: Path) -> Path:
+    """Write real reports with gold for the scored labels, as `radlabels convert` would.
+
+    A scored label is positive when indexed and the schema's not-mentioned state otherwise
+    (the gold cannot tell negative from unmentioned); other labels are left unannotated,
+    so they are masked in the loss.
+
+    records (Sequence[Dict]): openi.jsonl records.
+    scored (Sequence[str]): The schema labels NegBio's gold maps to.
+    schema (Schema): The chest schema.
+    path (Path): The .spacy file to write.
+    RETURNS (Path): The path.
+    """
+    nlp = spacy.blank("en")
+    doc_bin = DocBin(store_user_data=True)
+    for record in records:
+        doc = nlp.make_doc(record["text"])
+        gold = mapped_gold(record)
+        doc._.labels = {
+            label: "positive" if label in gold else schema.negative_state for label in scored
+        }
+        doc_bin.add(doc)
+    doc_bin.to_disk(path)
+    return path
+
+
+def train_chest(
+    schema: Schema,
+    corpus: Path,
+    overrides: Dict[str, object],
+    max_steps: Optional[int],
+    log: Optional[Path],
+    gpu_id: int,
+) -> Language:
+    """Train radlabels (configs/cpu.cfg) on a corpus written by `write_corpus`.
+
+    schema (Schema): Labels, states and hierarchy.
+    corpus (Path): Folder with train.spacy and dev.spacy.
+    overrides (Dict[str, object]): Config overrides from the command line.
+    max_steps (Optional[int]): Override training.max_steps.
+    log (Optional[Path]): Training log file.
+    gpu_id (int): The GPU to train on, -1 for CPU.
+    RETURNS (Language): The best pipeline on the (synthetic or mixed) dev set.
+    """
+    all_overrides = train_overrides(
+        corpus / "train.spacy", corpus / "dev.spacy", max_steps, overrides
+    )
+    config = radlabels_config(
+        CPU_CONFIG, all_overrides, schema.states, schema.labels, schema.hierarchy
+    )
+    return train_pipeline(config, corpus / "model", log, gpu_id)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument(
+        "--data", type=Path, default=DATA / "openi" / "openi.jsonl", help="openi.jsonl"
+    )
+    parser.add_argument("--schema", type=Path, default=SCHEMA, help="the chest schema")
+    parser.add_argument("--n-synth", type=int, default=10000, help="synthetic train+dev reports")
+    parser.add_argument("--n-real", type=int, nargs="*", default=[300], help="real reports")
+    parser.add_argument("--real-ratio", type=float, default=0.3, help="real share of train")
+    parser.add_argument("--max-steps", type=int, default=None, help="training.max_steps")
+    parser.add_argument("--limit", type=int, default=None, help="use the first N reports")
+    parser.add_argument("--model", type=Path, default=None, help="a trained chest pipeline")
+    parser.add_argument("--seed", type=int, default=0, help="synthetic corpus and real sample")
+    parser.add_argument("--log", type=Path, default=None, help="append training logs here")
+    parser.add_argument("--gpu-id", type=int, default=-1, help="GPU to train on (-1: CPU)")
+    args, rest = parser.parse_known_args()
+    overrides = parse_overrides(rest)
+    schema = load_schema(args.schema)
+    templates = load_templates(schema.templates, schema)
+    scored = [label for label in schema.labels if label in NEGBIO_TO_SCHEMA.values()]
+    records = read_jsonl(args.data, args.limit)
+    test = [r for r in records if r["negbio_test"]]
+    pool = [r for r in records if not r["negbio_test"]]
+    print(f"{len(records)} reports ({len(test)} negbio_test), scored labels: {scored}")
+    rule = build_rule_baseline(schema)
+    systems: Dict[str, Language] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.model is not None:
+            systems["radlabels synthetic"] = spacy.load(args.model)
+        else:
+            synth_dir = Path(tmp) / "synth"
+            write_corpus(schema, templates, synth_dir, n=args.n_synth, seed=args.seed, n_heldout=0)
+            systems["radlabels synthetic"] = train_chest(
+                schema, synth_dir, overrides, args.max_steps, args.log, args.gpu_id
+            )
+        sample = list(pool)
+        random.Random(args.seed).shuffle(sample)
+        for n_real in args.n_real:
+            mixed_dir = Path(tmp) / f"mixed{n_real}"
+            real = write_real(sample[:n_real], scored, schema, Path(tmp) / f"real{n_real}.spacy")
+            write_corpus(
+                schema,
+                templates,
+                mixed_dir,
+                n=args.n_synth,
+                seed=args.seed,
+                n_heldout=0,
+                real=real,
+                real_ratio=args.real_ratio,
+            )
+            systems[f"synthetic + {n_real} real"] = train_chest(
+                schema, mixed_dir, overrides, args.max_steps, args.log, args.gpu_id
+            )
+    results = {"rule baseline": _score_rule(rule, schema, test, scored)}
+    for name, nlp in systems.items():
+        preds = predict_positive(nlp, [r["text"] for r in test])
+        results[name] = score_positive([mapped_gold(r) for r in test], preds, scored)
+    print(f"\nnegbio_test ({len(test)} reports): F1 of positive (P / R)")
+    _print_results(results, scored, test)
+    print(f"\nall {len(records)} reports (systems that saw no real report)")
+    unseen = {"rule baseline": _score_rule(rule, schema, records, scored)}
+    preds = predict_positive(systems["radlabels synthetic"], [r["text"] for r in records])
+    unseen["radlabels synthetic"] = score_positive([mapped_gold(r) for r in records], preds, scored)
+    _print_results(unseen, scored, records)
+
+
+def _score_rule(
+    rule: Language, schema: Schema, records: Sequence[Dict], scored: Sequence[str]
+) -> Dict[str, object]:
+    preds = [positive_labels(doc, schema) for doc in rule.pipe(r["text"] for r in records)]
+    return score_positive([mapped_gold(r) for r in records], preds, scored)
+
+
+def _print_results(
+    results: Dict[str, Dict[str, object]], scored: Sequence[str], records: Sequence[Dict]
+) -> None:
+    support = {label: sum(label in mapped_gold(r) for r in records) for label in scored}
+    rows: List[List[object]] = []
+    for label in scored:
+        cells = [f"{s['per_label'][label]['f']:.3f} ({s['per_label'][label]['p']:.2f} / "
+                 f"{s['per_label'][label]['r']:.2f})" for s in results.values()]  # fmt: skip
+        rows.append([label, support[label], *cells])
+    rows.append(["micro-F1", "", *(s["micro_f"] for s in results.values())])
+    rows.append(["macro-F1", "", *(s["macro_f"] for s in results.values())])
+    print_table(["label", "gold", *results], rows)
+
+
+if __name__ == "__main__":
+    main()
