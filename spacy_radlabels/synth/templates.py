@@ -355,6 +355,15 @@ def _parse_heldout_variants(path: Path, schema: Schema, raw: Any) -> Dict[str, L
                     f"held-out variant '{variant}' of label '{label}' is not "
                     f"among the label's variants in {schema.path}. Add it there.",
                 )
+        for other in schema.labels:
+            for seen in schema.variants(other):
+                if seen not in variants and mention_regex(variants).search(seen):
+                    raise _fail(
+                        path,
+                        f"held-out variant of '{label}' occurs inside the seen "
+                        f"variant '{seen}' of '{other}', so training would see it. "
+                        "Hold out the longer variant too, or choose another.",
+                    )
         if set(variants) >= set(schema.variants(label)):
             raise _fail(
                 path, f"label '{label}' holds out all its variants; keep at least one for training."

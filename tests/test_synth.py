@@ -1,0 +1,308 @@
+"""The synthetic corpus: exact and hierarchical gold, hold-out hygiene, determinism, CLI."""
+
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+import typer
+from spacy.tokens import DocBin
+from typer.testing import CliRunner
+
+from spacy_radlabels.schema import load_schema
+from spacy_radlabels.synth import (
+    ReportGenerator,
+    TemplateError,
+    load_templates,
+    mix_real,
+    write_corpus,
+)
+from spacy_radlabels.synth.corpus import RealCorpusError
+from spacy_radlabels.synth.generator import RANK
+from spacy_radlabels.synth.templates import SLOT_RE, mention_regex
+
+ROOT = Path(__file__).parent.parent
+HEAD_CT = ROOT / "assets" / "schemas" / "head_ct.yml"
+TEMPLATES = ROOT / "assets" / "templates" / "head_ct.yml"
+FILES = [
+    f"{split}.{ext}" for split in ("train", "dev", "test_heldout") for ext in ("spacy", "jsonl")
+]
+FILES.append("meta.json")
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return load_schema(HEAD_CT)
+
+
+@pytest.fixture(scope="module")
+def templates(schema):
+    return load_templates(TEMPLATES, schema)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, schema, templates):
+    out = tmp_path_factory.mktemp("corpus")
+    meta = write_corpus(schema, templates, out, n=2000, seed=7, dev_fraction=0.1, n_heldout=300)
+    return out, meta
+
+
+def read_jsonl(path: Path):
+    return [json.loads(line) for line in path.read_text(encoding="utf8").splitlines()]
+
+
+def normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text.lower())
+
+
+def frame_regex(pattern: str) -> re.Pattern:
+    # A carrier pattern with any phrase in its slots, e.g. "(.+) is not identified\.".
+    parts = SLOT_RE.split(normalise(pattern))
+    literal = [re.escape(p) if i % 2 == 0 else "[^.;]{1,120}?" for i, p in enumerate(parts)]
+    return re.compile("".join(literal))
+
+
+def frame_hits(pattern: str, texts) -> list:
+    # Search only texts holding the pattern's longest literal part: the regex is slow.
+    anchor = max(SLOT_RE.split(normalise(pattern))[::2], key=len)
+    regex = frame_regex(pattern)
+    return [t for t in texts if anchor in t and regex.search(t)]
+
+
+def test_sizes_and_meta(corpus):
+    out, meta = corpus
+    assert meta["sizes"] == {"train": 1800, "dev": 200, "test_heldout": 300}
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    assert json.loads((out / "meta.json").read_text())["sizes"] == meta["sizes"]
+
+
+def test_every_label_in_every_state_in_train(corpus, schema):
+    counts = corpus[1]["train_label_counts"]
+    for label in schema.labels:
+        for state in schema.states:
+            assert counts[label].get(state, 0) >= 10, (label, state, counts[label])
+
+
+def test_every_doc_gives_every_label_a_state(corpus, schema):
+    for split in ("train", "dev", "test_heldout"):
+        for record in read_jsonl(corpus[0] / f"{split}.jsonl"):
+            assert list(record["labels"]) == schema.labels
+            assert set(record["labels"].values()) <= set(schema.states)
+            assert record["text"].strip()
+
+
+def test_gold_respects_the_hierarchy(corpus, schema):
+    for record in read_jsonl(corpus[0] / "train.jsonl"):
+        gold = record["labels"]
+        for child, parent in schema.hierarchy.items():
+            assert RANK[gold[parent]] >= RANK[gold[child]], (record["id"], child, parent)
+
+
+def test_gold_labels_are_mentioned_in_the_text(corpus, schema):
+    # A positive or uncertain label is written somewhere: itself or a descendant.
+    regexes = {lab: mention_regex(schema.variants(lab)) for lab in schema.labels}
+    checked, missed = 0, []
+    for record in read_jsonl(corpus[0] / "train.jsonl")[:500]:
+        text = normalise(record["text"])
+        for label, state in record["labels"].items():
+            if state != "negative":
+                checked += 1
+                if not any(
+                    regexes[lab].search(text) for lab in [label] + schema.descendants(label)
+                ):
+                    missed.append((record["text"], label))
+    # Only a typo that hits the one mention may hide it.
+    assert len(missed) <= 0.01 * checked, missed[:3]
+
+
+def test_docbin_round_trip_keeps_gold(corpus):
+    out, _ = corpus
+    nlp = spacy.blank("en")
+    docs = list(DocBin().from_disk(out / "dev.spacy").get_docs(nlp.vocab))
+    records = read_jsonl(out / "dev.jsonl")
+    assert len(docs) == len(records)
+    for doc, record in zip(docs, records):
+        assert doc.text == record["text"]
+        assert doc._.labels == record["labels"]
+
+
+def test_no_heldout_phrasing_in_train(corpus, schema, templates):
+    out, _ = corpus
+    train = [normalise(r["text"]) for r in read_jsonl(out / "train.jsonl")]
+    train += [normalise(r["text"]) for r in read_jsonl(out / "dev.jsonl")]
+    for pattern in templates.heldout_patterns():
+        hits = frame_hits(pattern, train)
+        assert not hits, (pattern, hits[:1])
+    for label, variants in templates.heldout_variants.items():
+        regex = mention_regex(variants)
+        assert not any(regex.search(t) for t in train), (label, variants)
+
+
+def test_test_set_uses_heldout_phrasing(corpus, templates):
+    records = read_jsonl(corpus[0] / "test_heldout.jsonl")
+    asserted = [normalise(r["text"]) for r in records if set(r["labels"].values()) != {"negative"}]
+    with_heldout = set()
+    for pattern in templates.heldout_patterns():
+        with_heldout.update(frame_hits(pattern, asserted))
+    assert len(with_heldout) >= 0.9 * len(asserted)
+
+
+def test_same_seed_same_bytes_other_seed_differs(tmp_path, schema, templates):
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        write_corpus(schema, templates, tmp_path / name, n=150, seed=seed, n_heldout=30)
+    for file in FILES:
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
+    assert (tmp_path / "a/train.spacy").read_bytes() != (tmp_path / "c/train.spacy").read_bytes()
+
+
+def test_same_reports_in_another_process(schema, templates):
+    # String hashing is salted per process; the reports must not depend on it (the DocBin
+    # bytes then follow, as DocBin sorts its strings).
+    code = (
+        "import json, random;"
+        "from spacy_radlabels.schema import load_schema;"
+        "from spacy_radlabels.synth import ReportGenerator, load_templates;"
+        f"s = load_schema({str(HEAD_CT)!r});"
+        f"g = ReportGenerator(s, load_templates({str(TEMPLATES)!r}, s), heldout=True);"
+        "rng = random.Random('5');"
+        "print(json.dumps([g.generate(rng) for _ in range(200)]))"
+    )
+    env = dict(os.environ, PYTHONHASHSEED="12345")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True)
+    generator = ReportGenerator(schema, templates, heldout=True)
+    rng = random.Random("5")
+    here = [list(generator.generate(rng)) for _ in range(200)]
+    assert json.loads(result.stdout) == here
+
+
+def test_generator_uses_only_its_rng(schema, templates):
+    generator = ReportGenerator(schema, templates)
+    first = [generator.generate(random.Random(1)) for _ in range(3)]
+    random.seed(99)
+    assert [generator.generate(random.Random(1)) for _ in range(3)] == first
+
+
+def make_real(path: Path, labels_per_doc):
+    nlp = spacy.blank("en")
+    doc_bin = DocBin(store_user_data=True)
+    for i, labels in enumerate(labels_per_doc):
+        doc = nlp.make_doc(f"Real report {i}. Small left SDH.")
+        doc._.labels = labels
+        doc_bin.add(doc)
+    doc_bin.to_disk(path)
+
+
+def test_real_reports_mix_in_at_the_ratio(tmp_path, schema, templates):
+    real = tmp_path / "real.spacy"
+    make_real(real, [{"subdural_haematoma": "positive", "haemorrhage": "positive"}] * 10)
+    meta = write_corpus(
+        schema,
+        templates,
+        tmp_path / "out",
+        n=100,
+        seed=1,
+        n_heldout=0,
+        dev_fraction=0.1,
+        real=real,
+        real_ratio=0.5,
+    )
+    assert meta["real"] == {"train": 90, "dev": 1}
+    texts = [r["text"] for r in read_jsonl(tmp_path / "out" / "train.jsonl")]
+    assert sum(t.startswith("Real report") for t in texts) == 90
+    dev = read_jsonl(tmp_path / "out" / "dev.jsonl")
+    assert dev[-1]["labels"] == {"subdural_haematoma": "positive", "haemorrhage": "positive"}
+
+
+def test_mix_real_shares():
+    synthetic = [(f"s{i}", None) for i in range(70)]
+    real = [(f"r{i}", None) for i in range(7)]
+    mixed = mix_real(synthetic, real, 0.3, random.Random(0))
+    names = [name for name, _ in mixed]
+    assert len(mixed) == 100 and sum(n.startswith("r") for n in names) == 30
+    assert {names.count(f"r{i}") for i in range(7)} <= {4, 5}
+
+
+def test_real_report_errors_name_file_doc_and_label(tmp_path, schema, templates):
+    real = tmp_path / "real.spacy"
+    make_real(real, [{"haemorrhage": "positive"}, {"bleeding": "positive"}])
+    with pytest.raises(RealCorpusError, match=re.escape(f"{real}, doc 1: label 'bleeding'")):
+        write_corpus(schema, templates, tmp_path / "out", n=10, real=real)
+
+
+def write_templates(tmp_path: Path, old: str, new: str) -> Path:
+    text = TEMPLATES.read_text(encoding="utf8")
+    assert old in text
+    path = tmp_path / "templates.yml"
+    path.write_text(text.replace(old, new), encoding="utf8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "old,new,message",
+    [
+        (
+            '"There is {X}.",',
+            '"There is {X} and no haemorrhage.",',
+            "family 'pos_there_is' pattern 'There is {X} and no haemorrhage.' names label "
+            "'haemorrhage'",
+        ),
+        (
+            "subdural_haematoma: [subdural bleed]",
+            "subdural_haematoma: [subdural clot]",
+            "held-out variant 'subdural clot' of label 'subdural_haematoma'",
+        ),
+        (
+            "labels: [lacunar_infarct]",
+            "labels: [lacunar_infarkt]",
+            "site 'deep' names label 'lacunar_infarkt'",
+        ),
+        (
+            '"The orbits are unremarkable."',
+            '"No fracture of the orbits."',
+            "normal sentence 'No fracture of the orbits.' names label 'skull_fracture'",
+        ),
+        (
+            '    kind: differential\n    state: uncertain\n    patterns: ["{X} or {Y}.",',
+            '    kind: differential\n    state: uncertain\n    patterns: ["{X} or {Z}.",',
+            "family 'unc_differential' pattern '{X} or {Z}.' uses slots ['Z']",
+        ),
+    ],
+)
+def test_template_errors_name_file_and_entry(tmp_path, schema, old, new, message):
+    path = write_templates(tmp_path, old, new)
+    with pytest.raises(TemplateError) as info:
+        load_templates(path, schema)
+    assert str(path) in str(info.value)
+    assert message in str(info.value)
+
+
+@pytest.fixture(scope="module")
+def cli():
+    from spacy_radlabels.cli import (
+        app,
+        synth,  # noqa: F401  (registers the command)
+    )
+
+    return app
+
+
+def test_cli_writes_the_files(tmp_path, cli):
+    out = tmp_path / "corpus"
+    args = ["synth", str(HEAD_CT), str(out), "--n", "40", "--n-heldout", "10", "--seed", "2"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    assert len(read_jsonl(out / "test_heldout.jsonl")) == 10
+
+
+def test_cli_errors_name_the_file(tmp_path, cli):
+    missing = tmp_path / "nope.yml"
+    result = CliRunner().invoke(cli, ["synth", str(missing), str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert str(missing) in result.output and "file not found" in result.output
+    assert isinstance(cli, typer.Typer)
