@@ -306,3 +306,18 @@ def test_cli_errors_name_the_file(tmp_path, cli):
     assert result.exit_code == 1
     assert str(missing) in result.output and "file not found" in result.output
     assert isinstance(cli, typer.Typer)
+
+
+def test_hard_cases_are_complete_and_consistent(schema):
+    records = read_jsonl(ROOT / "assets" / "hard_cases.jsonl")
+    assert len(records) >= 60
+    assert len({r["id"] for r in records}) == len(records)
+    positive = set()
+    for record in records:
+        gold = record["labels"]
+        assert list(gold) == schema.labels, record["id"]
+        assert set(gold.values()) <= set(schema.states)
+        for child, parent in schema.hierarchy.items():
+            assert RANK[gold[parent]] >= RANK[gold[child]], (record["id"], child)
+        positive.update(label for label, state in gold.items() if state == "positive")
+    assert positive == set(schema.labels)
