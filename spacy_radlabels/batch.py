@@ -148,17 +148,18 @@ def format_record(
     flat (bool): One key per column (for CSV) instead of nested objects (JSONL).
     RETURNS (Dict[str, Any]): The output record.
     """
+    doc_evidence: Dict[str, Optional[str]] = {}
     if record.empty:
         doc_states = {label: EMPTY_STATE for label in labels}
         doc_scores = {label: {s: float(s == EMPTY_STATE) for s in states} for label in labels}
-        doc_evidence: Dict[str, Optional[str]] = {label: None for label in labels}
     else:
         doc_states = doc._.labels
         doc_scores = doc._.label_scores
-        doc_evidence = {
-            label: span.text if span is not None else None
-            for label, span in doc._.label_evidence.items()
-        }
+        if evidence:  # Spans are built on access: only pay for them when asked.
+            doc_evidence = {
+                label: span.text if span is not None else None
+                for label, span in doc._.label_evidence.items()
+            }
     values = {
         label: to_chexpert(doc_states[label]) if fmt == "chexpert" else doc_states[label]
         for label in labels
