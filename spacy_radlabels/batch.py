@@ -114,7 +114,7 @@ def iter_reports(
 
 
 def check_row(row: Row, text_key: str) -> Optional[str]:
-    """Check a readable record's text and id.
+    """Check that a readable record's text, if present, is a string.
 
     row (Row): A record that was read.
     text_key (str): Key or column of the text.

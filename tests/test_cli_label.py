@@ -235,6 +235,14 @@ def test_csv_wrong_field_count_names_line(trained_pipeline, tmp_path):
     assert [r["id"] for r in csv.DictReader(output.open(encoding="utf-8"))] == ["1", "2"]
 
 
+def test_warns_when_every_text_is_missing(trained_pipeline, tmp_path):
+    source = write_jsonl([{"id": 1, "report": "No mass."}], tmp_path / "in.jsonl")
+    result = run("label", trained_pipeline, source, tmp_path / "out.jsonl")
+    assert result.exit_code == 0
+    assert "--text-key" in result.output
+    assert read_jsonl(tmp_path / "out.jsonl")[0]["empty_text"] is True
+
+
 def test_missing_text_column_is_an_error(trained_pipeline, tmp_path):
     source = tmp_path / "in.csv"
     source.write_text("id,report\n1,No mass.\n", encoding="utf-8")

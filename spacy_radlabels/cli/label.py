@@ -106,6 +106,13 @@ def label_cli(
         f"✔ Labelled {stats.written} reports ({stats.empty} with empty text) -> {output_path}",
         err=True,
     )
+    if stats.written and stats.empty == stats.written:
+        typer.secho(
+            f"⚠ Every report had empty or missing '{text_key}' text, so all are labelled "
+            "negative; is the text under another key? Choose it with --text-key.",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
     if skip_bad:
         typer.echo(
             f"{stats.skipped} bad records skipped, listed in {skipped_path(output_path)}",
