@@ -6,6 +6,7 @@ stops the run (and no output is left) unless bad records are skipped, in which c
 skipped record's line, id and reason go to a side file `OUTPUT.skipped.jsonl`.
 """
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from spacy.tokens import Doc
 from tqdm import tqdm
 
 from .chexpert import check_codable, to_chexpert
-from .io import InputError, RecordWriter, Row, input_format, read_rows
+from .io import InputError, RecordWriter, Row, input_format, is_utf8, read_rows
 
 OutputFormat = Literal["states", "chexpert"]
 EMPTY_STATE = "negative"
@@ -92,7 +93,7 @@ def iter_reports(
     """
     is_csv = input_format(path) == "csv"
     for row in read_rows(path):
-        error = row.error or check_row(row, text_key)
+        error = row.error or check_row(row, text_key, id_key)
         if error is None and is_csv and text_key not in (row.data or {}):
             raise InputError(
                 f"{path}: no text column '{text_key}' (columns: {list(row.data or {})}); "
@@ -113,16 +114,22 @@ def iter_reports(
         yield text, ReportRecord(row.line, record_id, not text.strip())
 
 
-def check_row(row: Row, text_key: str) -> Optional[str]:
-    """Check that a readable record's text, if present, is a string.
+def check_row(row: Row, text_key: str, id_key: str) -> Optional[str]:
+    """Check that a readable record's text is a string and that text and id can be written.
 
     row (Row): A record that was read.
     text_key (str): Key or column of the text.
+    id_key (str): Key or column of the id.
     RETURNS (Optional[str]): Why the record is bad, or None.
     """
-    text = (row.data or {}).get(text_key)
+    data = row.data or {}
+    text = data.get(text_key)
     if text is not None and not isinstance(text, str):
         return f"'{text_key}' is a {type(text).__name__}, expected a string"
+    # JSON escapes can hold lone surrogates ("\\ud800"), which no UTF-8 output can encode.
+    for key in (text_key, id_key):
+        if not is_utf8(json.dumps(data.get(key), ensure_ascii=False)):
+            return f"'{key}' holds lone surrogate characters that UTF-8 cannot encode"
     return None
 
 

@@ -84,7 +84,7 @@ def read_rows(path: Path) -> Iterator[Row]:
 def read_jsonl_rows(path: Path) -> Iterator[Row]:
     """Stream the JSON objects of a JSONL file; blank lines are not records.
 
-    path (Path): The .jsonl file (UTF-8).
+    path (Path): The .jsonl file (UTF-8, optional BOM).
     YIELDS (Row): One per non-blank line.
     """
     with path.open("rb") as file_:
@@ -92,7 +92,7 @@ def read_jsonl_rows(path: Path) -> Iterator[Row]:
             if not raw.strip():
                 continue
             try:
-                data = json.loads(raw.decode("utf-8"))
+                data = json.loads(raw.decode("utf-8-sig"))
             except UnicodeDecodeError as err:
                 yield Row(line_no, error=f"not valid UTF-8 ({err.reason} at byte {err.start})")
                 continue

@@ -206,20 +206,22 @@ def test_skip_bad_reports_skipped_lines(trained_pipeline, rows, tmp_path):
     lines[BAD_LINE - 1] = "not json at all\n"
     lines[BAD_LINE] = "[1, 2, 3]\n"
     lines[BAD_LINE + 1] = '{"id": "num", "text": 42}\n'
+    lines[BAD_LINE + 2] = '{"id": "lone", "text": "a \\ud800 b"}\n'
     source.write_text("".join(lines), encoding="utf-8")
     output = tmp_path / "labels.jsonl"
     result = run("label", trained_pipeline, source, output, "--skip-bad", "--batch-size", 64)
     assert result.exit_code == 0, result.output
     records = read_jsonl(output)
-    bad = range(BAD_LINE - 1, BAD_LINE + 2)
+    bad = range(BAD_LINE - 1, BAD_LINE + 3)
     kept = [record_id for i, record_id in enumerate(expected_ids(rows)) if i not in bad]
     assert [r["id"] for r in records] == kept
     skipped = read_jsonl(tmp_path / "labels.jsonl.skipped.jsonl")
-    assert [s["line"] for s in skipped] == [BAD_LINE, BAD_LINE + 1, BAD_LINE + 2]
-    assert skipped[2]["id"] == "num"
+    assert [s["line"] for s in skipped] == [BAD_LINE + i for i in range(4)]
+    assert skipped[2]["id"] == "num" and skipped[3]["id"] == "lone"
     assert "invalid JSON" in skipped[0]["reason"]
     assert "JSON object" in skipped[1]["reason"]
     assert "string" in skipped[2]["reason"]
+    assert "surrogate" in skipped[3]["reason"]
 
 
 def test_csv_wrong_field_count_names_line(trained_pipeline, tmp_path):
