@@ -223,9 +223,12 @@ class ReportGenerator:
             return rng.choice(held)
         return rng.choice(self.seen_variants[label])
 
-    def _phrase(self, rng: random.Random, label: str, modifiers: bool = True) -> str:
+    def _phrase(
+        self, rng: random.Random, label: str, modifiers: bool = True, negated: bool = False
+    ) -> str:
         variant = self._variant(rng, label)
-        return grammar.render_phrase(rng, variant, label, self.sites[label], modifiers)
+        site = self.sites[label]
+        return grammar.render_phrase(rng, variant, label, site, modifiers, negated)
 
     def _family(
         self,
@@ -268,10 +271,10 @@ class ReportGenerator:
             slots["X"] = self._phrase(rng, unit.labels[1], modifiers=False)
         else:
             # Sizes and places belong to things that are there, not to denied ones.
-            modifiers = state != "negative"
-            slots["X"] = self._phrase(rng, unit.labels[0], modifiers)
+            negated = state == "negative"
+            slots["X"] = self._phrase(rng, unit.labels[0], negated=negated)
             if len(unit.labels) > 1:
-                slots["Y"] = self._phrase(rng, unit.labels[1], modifiers)
+                slots["Y"] = self._phrase(rng, unit.labels[1], negated=negated)
         return grammar.fill(pattern, slots)
 
     def _clinical(self, rng: random.Random) -> str:

@@ -18,7 +18,12 @@ WORD_RE = re.compile(r"[A-Za-z]{7,}")
 
 
 def render_phrase(
-    rng: random.Random, variant: str, label: str, site: Optional[Site], modifiers: bool = True
+    rng: random.Random,
+    variant: str,
+    label: str,
+    site: Optional[Site],
+    modifiers: bool = True,
+    negated: bool = False,
 ) -> str:
     """Render one mention of a label: [size] [temporal] [pre-location] variant [post].
 
@@ -27,10 +32,15 @@ def render_phrase(
     label (str): The label, to look up its temporal words.
     site (Optional[Site]): The label's site, or None to render the variant bare.
     modifiers (bool): Whether to add modifiers at all.
+    negated (bool): The mention is denied: only a temporal word fits ("no acute SDH").
     RETURNS (str): The phrase.
     """
     if site is None or not modifiers:
         return variant
+    temporal = site.temporal.get(label)
+    if negated:
+        use = temporal and rng.random() < P_TEMPORAL
+        return f"{rng.choice(temporal)} {variant}" if use else variant
     words = variant.lower().split()
     before: List[str] = []
     after: List[str] = []
@@ -38,7 +48,6 @@ def render_phrase(
         size = rng.choice(site.sizes)
         if size.lower() not in words:
             before.append(size)
-    temporal = site.temporal.get(label)
     if temporal and rng.random() < P_TEMPORAL:
         before.append(rng.choice(temporal))
     if len(words) <= MAX_WORDS_FOR_LOCATION:
