@@ -321,3 +321,17 @@ def test_hard_cases_are_complete_and_consistent(schema):
             assert RANK[gold[parent]] >= RANK[gold[child]], (record["id"], child)
         positive.update(label for label, state in gold.items() if state == "positive")
     assert positive == set(schema.labels)
+
+
+def test_heldout_phrasing_recombines_seen_words(templates):
+    # A CPU model cannot know a cue word it never saw; held-out frames rearrange known ones.
+    def words(text: str) -> set:
+        return set(re.findall(r"[a-z]+", SLOT_RE.sub(" ", text.lower())))
+
+    seen = set()
+    for family in templates.families:
+        if not family.heldout:
+            for pattern in family.patterns:
+                seen |= words(pattern)
+    for pattern in templates.heldout_patterns():
+        assert len(words(pattern) - seen) <= 2, (pattern, words(pattern) - seen)
