@@ -17,7 +17,7 @@ from spacy.tokens import Doc
 from tqdm import tqdm
 
 from .chexpert import check_codable, to_chexpert
-from .io import InputError, RecordWriter, Row, input_format, is_utf8, read_rows
+from .io import InputError, RecordWriter, Row, describe, input_format, is_utf8, read_rows
 
 OutputFormat = Literal["states", "chexpert"]
 EMPTY_STATE = "negative"
@@ -103,7 +103,7 @@ def iter_reports(
         if error is not None:
             if on_bad is None:
                 raise InputError(
-                    f"{path}, line {row.line}: {error}. Fix the record, or pass --skip-bad "
+                    f"{describe(path, row)}: {error}. Fix the record, or pass --skip-bad "
                     "to skip bad records and list them in a side file."
                 )
             on_bad.write({"line": row.line, "id": record_id, "reason": error})

@@ -42,6 +42,18 @@ class Row:
     error: Optional[str] = None
 
 
+def describe(path: Path, row: Row) -> str:
+    """Say where a record is, for messages: the file and line, or the .txt file.
+
+    path (Path): The input path given by the user.
+    row (Row): The record.
+    RETURNS (str): E.g. "reports.jsonl, line 12" or "reports/0042.txt".
+    """
+    if path.is_dir() and row.data is not None and "id" in row.data:
+        return str(path / row.data["id"])
+    return f"{path}, line {row.line}"
+
+
 def input_format(path: Path) -> InputFormat:
     """Tell the format of an input path from its suffix (or that it is a folder).
 
@@ -114,7 +126,8 @@ def read_csv_rows(path: Path) -> Iterator[Row]:
     """
     # surrogateescape keeps undecodable bytes, so a bad row can be reported, not the file.
     with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as file_:
-        reader = csv.reader(file_)
+        # strict: a stray quote or an unterminated field is a bad row, not a silent guess.
+        reader = csv.reader(file_, strict=True)
         header = read_csv_header(path, reader)
         while True:
             line_no = reader.line_num + 1
@@ -174,7 +187,7 @@ def read_txt_rows(path: Path) -> Iterator[Row]:
             yield Row(
                 number,
                 {"id": file_path.name},
-                f"{file_path.name}: not valid UTF-8 ({err.reason} at byte {err.start})",
+                f"not valid UTF-8 ({err.reason} at byte {err.start})",
             )
             continue
         yield Row(number, data={"id": file_path.name, "text": text})
