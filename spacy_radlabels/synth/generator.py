@@ -153,9 +153,9 @@ class ReportGenerator:
         negatives: List[str] = []
         for _ in range(rng.choices(MAIN_UNITS, MAIN_WEIGHTS)[0]):
             unit = self._main_unit(rng)
-            states = ["positive"] + [unit.state] if unit.kind == "combo" else None
-            assertions = list(zip(unit.labels, states or [unit.state] * len(unit.labels)))
-            if not self._try_add(stated, assertions):
+            # A combo's finding is always present; its impression takes the unit's state.
+            states = ("positive", unit.state) if unit.kind == "combo" else (unit.state,) * 2
+            if not self._try_add(stated, list(zip(unit.labels, states))):
                 continue
             if unit.kind == "single" and unit.state == "negative":
                 negatives.append(unit.labels[0])
