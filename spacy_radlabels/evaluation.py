@@ -7,7 +7,7 @@ from spacy.language import Language
 from spacy.tokens import DocBin
 
 from .annotations import read_annotated
-from .gold import validate_gold
+from .gold import GoldError, validate_gold
 from .loading import find_radlabels
 from .metrics import compute_metrics
 
@@ -25,10 +25,13 @@ def read_gold(
     """
     if path.suffix == ".spacy":
         docs = list(DocBin().from_disk(path).get_docs(vocab))
-        gold = [
-            validate_gold(doc._.labels, states, labels, doc_index=i, text=doc.text)
-            for i, doc in enumerate(docs)
-        ]
+        try:
+            gold = [
+                validate_gold(doc._.labels, states, labels, doc_index=i, doc=doc)
+                for i, doc in enumerate(docs)
+            ]
+        except GoldError as err:
+            raise GoldError(f"{path}: {err}") from None
         return [doc.text for doc in docs], gold
     reports = list(read_annotated(path, labels, states))
     return [report.text for report in reports], [report.labels for report in reports]

@@ -121,6 +121,20 @@ def test_evaluate_matches_training_scorer(trained_pipeline, tiny_corpus, tiny_js
     assert from_spacy["accuracy"] == approx(scores["labels_acc"])
 
 
+def test_evaluate_unknown_gold_label_in_spacy_file(trained_pipeline, tmp_path):
+    nlp = spacy.blank("en")
+    doc = nlp.make_doc("No bleed.")
+    doc._.labels = {"haemorrhage": "maybe"}
+    data = tmp_path / "gold.spacy"
+    DocBin(docs=[doc], store_user_data=True).to_disk(data)
+    result = runner.invoke(
+        app, ["evaluate", str(trained_pipeline), str(data), "-o", str(tmp_path / "m")]
+    )
+    assert result.exit_code == 1
+    message = " ".join(result.output.split())
+    assert "gold.spacy" in message and "doc 0" in message and "'maybe'" in message
+
+
 def test_evaluate_unknown_gold_label(trained_pipeline, tmp_path):
     data = tmp_path / "gold.jsonl"
     data.write_text('{"text": "No bleed.", "labels": {"tumour": "negative"}}\n', encoding="utf-8")
