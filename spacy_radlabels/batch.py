@@ -7,13 +7,16 @@ skipped record's line, id and reason go to a side file `OUTPUT.skipped.jsonl`.
 """
 
 import json
+import multiprocessing
 import sys
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Literal, Optional, Sequence, Tuple
+from typing import Any, Deque, Dict, Iterable, Iterator, List, Literal, Optional, Sequence, Tuple
 
 from spacy.language import Language
 from spacy.tokens import Doc
+from spacy.util import minibatch
 from tqdm import tqdm
 
 from .chexpert import check_codable, to_chexpert
@@ -21,6 +24,10 @@ from .io import InputError, RecordWriter, Row, describe, input_format, is_utf8, 
 
 OutputFormat = Literal["states", "chexpert"]
 EMPTY_STATE = "negative"
+# Batches queued per worker process: enough to keep workers busy, few enough for flat memory.
+IN_FLIGHT = 4
+# The pipeline and output options of a worker process, set by `_init_worker`.
+_WORKER: Dict[str, Any] = {}
 
 
 @dataclass
@@ -49,6 +56,26 @@ class LabelStats:
     written: int = 0
     skipped: int = 0
     empty: int = 0
+
+
+@dataclass
+class OutputOptions:
+    """What each output record holds (kept small: it is sent to worker processes).
+
+    labels (List[str]): The pipeline's labels.
+    states (List[str]): The pipeline's states.
+    fmt (str): "states" (state words) or "chexpert" (1, 0, -1, blank).
+    scores (bool): Include the probability of every state.
+    evidence (bool): Include each label's evidence text.
+    flat (bool): One key per column (for CSV) instead of nested objects (JSONL).
+    """
+
+    labels: List[str]
+    states: List[str]
+    fmt: OutputFormat = "states"
+    scores: bool = False
+    evidence: bool = False
+    flat: bool = False
 
 
 def skipped_path(output: Path) -> Path:
@@ -133,28 +160,15 @@ def check_row(row: Row, text_key: str, id_key: str) -> Optional[str]:
     return None
 
 
-def format_record(
-    record: ReportRecord,
-    doc: Doc,
-    labels: Sequence[str],
-    states: Sequence[str],
-    fmt: OutputFormat,
-    scores: bool,
-    evidence: bool,
-    flat: bool,
-) -> Dict[str, Any]:
+def format_record(record: ReportRecord, doc: Doc, options: OutputOptions) -> Dict[str, Any]:
     """Build one output record from a labelled doc.
 
     record (ReportRecord): The input record.
     doc (Doc): Its doc after the pipeline.
-    labels (Sequence[str]): The pipeline's labels.
-    states (Sequence[str]): The pipeline's states.
-    fmt (str): "states" (state words) or "chexpert" (1, 0, -1, blank).
-    scores (bool): Include the probability of every state.
-    evidence (bool): Include each label's evidence text.
-    flat (bool): One key per column (for CSV) instead of nested objects (JSONL).
+    options (OutputOptions): What the record holds.
     RETURNS (Dict[str, Any]): The output record.
     """
+    labels, states = options.labels, options.states
     doc_evidence: Dict[str, Optional[str]] = {}
     if record.empty:
         doc_states = {label: EMPTY_STATE for label in labels}
@@ -162,33 +176,84 @@ def format_record(
     else:
         doc_states = doc._.labels
         doc_scores = doc._.label_scores
-        if evidence:  # Spans are built on access: only pay for them when asked.
+        if options.evidence:  # Spans are built on access: only pay for them when asked.
             doc_evidence = {
                 label: span.text if span is not None else None
                 for label, span in doc._.label_evidence.items()
             }
     values = {
-        label: to_chexpert(doc_states[label]) if fmt == "chexpert" else doc_states[label]
+        label: to_chexpert(doc_states[label]) if options.fmt == "chexpert" else doc_states[label]
         for label in labels
     }
     out: Dict[str, Any] = {"id": record.id, "empty_text": record.empty}
-    if flat:
+    if options.flat:
         out.update(values)
-        if scores:
+        if options.scores:
             out.update(
                 {f"{label}.{s}": round(doc_scores[label][s], 6) for label in labels for s in states}
             )
-        if evidence:
+        if options.evidence:
             out.update({f"{label}.evidence": doc_evidence.get(label) for label in labels})
         return out
     out["labels"] = values
-    if scores:
+    if options.scores:
         out["scores"] = {
             label: {s: round(doc_scores[label][s], 6) for s in states} for label in labels
         }
-    if evidence:
+    if options.evidence:
         out["evidence"] = {label: doc_evidence.get(label) for label in labels}
     return out
+
+
+def label_records(
+    nlp: Language,
+    reports: Iterable[Tuple[str, ReportRecord]],
+    options: OutputOptions,
+    batch_size: int = 128,
+    n_process: int = 1,
+) -> Iterator[Dict[str, Any]]:
+    """Label a stream of reports and yield their output records in input order.
+
+    With several processes, workers return finished output records rather than Docs:
+    serialising a Doc costs about as much as labelling it, which made spaCy's own
+    `nlp.pipe(n_process=...)` slower than one process. At most IN_FLIGHT batches per
+    worker are queued, so memory stays flat on any number of reports.
+
+    nlp (Language): The pipeline.
+    reports (Iterable[Tuple[str, ReportRecord]]): (text, record) pairs, e.g. `iter_reports`.
+    options (OutputOptions): What each output record holds.
+    batch_size (int): Reports per batch.
+    n_process (int): Worker processes; 1 labels in this process.
+    YIELDS (Dict[str, Any]): One output record per report.
+    """
+    if n_process == 1:
+        for doc, record in nlp.pipe(reports, as_tuples=True, batch_size=batch_size):
+            yield format_record(record, doc, options)
+        return
+    context = multiprocessing.get_context()
+    with context.Pool(n_process, _init_worker, (nlp, options, batch_size)) as pool:
+        pending: Deque[Any] = deque()
+        for batch in minibatch(reports, batch_size):
+            pending.append(pool.apply_async(_label_batch, (batch,)))
+            if len(pending) >= IN_FLIGHT * n_process:
+                yield from pending.popleft().get()
+        while pending:
+            yield from pending.popleft().get()
+
+
+def _init_worker(nlp: Language, options: OutputOptions, batch_size: int) -> None:
+    """Keep the pipeline and output options in a worker process."""
+    _WORKER.update(nlp=nlp, options=options, batch_size=batch_size)
+
+
+def _label_batch(batch: List[Tuple[str, ReportRecord]]) -> List[Dict[str, Any]]:
+    """Label one batch in a worker process.
+
+    batch (List[Tuple[str, ReportRecord]]): (text, record) pairs.
+    RETURNS (List[Dict[str, Any]]): Their output records, in order.
+    """
+    docs = _WORKER["nlp"].pipe(batch, as_tuples=True, batch_size=_WORKER["batch_size"])
+    return [format_record(record, doc, _WORKER["options"]) for doc, record in docs]
 
 
 def label_file(
@@ -232,17 +297,18 @@ def label_file(
     if fmt == "chexpert":
         check_codable(states)
     flat = output_path.suffix.lower() == ".csv"
+    options = OutputOptions(labels, states, fmt, scores, evidence, flat)
     columns = output_columns(labels, states, scores, evidence) if flat else None
     stats = LabelStats()
     writer = RecordWriter(output_path, columns)
     bad_writer = RecordWriter(skipped_path(output_path)) if skip_bad else None
     try:
         reports = iter_reports(input_path, text_key, id_key, bad_writer)
-        docs = nlp.pipe(reports, as_tuples=True, batch_size=batch_size, n_process=n_process)
-        bar = tqdm(docs, unit=" reports", file=sys.stderr, disable=not progress, mininterval=0.5)
-        for doc, record in bar:
-            writer.write(format_record(record, doc, labels, states, fmt, scores, evidence, flat))
-            stats.empty += record.empty
+        records = label_records(nlp, reports, options, batch_size, n_process)
+        bar = tqdm(records, unit=" reports", file=sys.stderr, disable=not progress, mininterval=0.5)
+        for out in bar:
+            writer.write(out)
+            stats.empty += out["empty_text"]
         bar.close()
     except InputError:
         writer.discard()
