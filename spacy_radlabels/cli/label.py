@@ -82,6 +82,9 @@ def label_cli(
     """Label every report of a CSV, JSONL or .txt folder and write one record per report."""
     if output_format not in ("states", "chexpert"):
         fail(f"--format must be 'states' or 'chexpert', not '{output_format}'.")
+    if gpu_id >= 0 and n_process > 1:
+        # Forked workers cannot share the parent's CUDA context.
+        fail("Use --n-process 1 with --gpu-id: worker processes run on the CPU only.")
     if output_path.suffix.lower() not in (".jsonl", ".csv"):
         fail(f"{output_path}: the output must be a .jsonl or .csv file.")
     try:
