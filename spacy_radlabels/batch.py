@@ -4,10 +4,19 @@ Records leave in the order they came, one output record per input record. Report
 empty or missing text are labelled all-negative and flagged `empty_text`. A bad record
 stops the run (and no output is left) unless bad records are skipped, in which case each
 skipped record's line, id and reason go to a side file `OUTPUT.skipped.jsonl`.
+
+Output is written to `OUTPUT.partial`, flushed after every batch, and renamed when
+complete. A run that was killed can be resumed: the options it ran with are kept in
+`OUTPUT.resume.json`; a resumed run with the same options keeps the partial file's complete
+batches, skips that many good input records (rebuilding the side file as it reads them)
+and labels the rest, so its output equals an uninterrupted run's, byte for byte.
 """
 
+import hashlib
 import json
 import multiprocessing
+import os
+import signal
 import sys
 from collections import deque
 from dataclasses import dataclass
@@ -20,7 +29,19 @@ from spacy.util import minibatch
 from tqdm import tqdm
 
 from .chexpert import check_codable, to_chexpert
-from .io import InputError, RecordWriter, Row, describe, input_format, is_utf8, read_rows
+from .io import (
+    InputError,
+    PartialOutput,
+    RecordWriter,
+    Row,
+    csv_cell,
+    describe,
+    input_format,
+    is_utf8,
+    partial_path,
+    read_rows,
+    scan_partial,
+)
 
 OutputFormat = Literal["states", "chexpert"]
 EMPTY_STATE = "negative"
@@ -28,6 +49,26 @@ EMPTY_STATE = "negative"
 IN_FLIGHT = 4
 # The pipeline and output options of a worker process, set by `_init_worker`.
 _WORKER: Dict[str, Any] = {}
+# The run settings kept for --resume, with what each is called on the command line.
+SETTING_NAMES = {
+    "input": "INPUT",
+    "text_key": "--text-key",
+    "id_key": "--id-key",
+    "fmt": "--format",
+    "scores": "--scores",
+    "evidence": "--evidence",
+    "skip_bad": "--skip-bad",
+    "batch_size": "--batch-size",
+    "pipeline": "MODEL (name and version)",
+    "labels": "MODEL's labels",
+    "states": "MODEL's states",
+    "weights": "MODEL's weights",
+    "ops": "device (--gpu-id)",
+}
+
+
+class ResumeError(InputError):
+    """A partial output that cannot be resumed with this run's input, model or options."""
 
 
 @dataclass
@@ -51,11 +92,13 @@ class LabelStats:
     written (int): Records written to the output.
     skipped (int): Bad records skipped (listed in the side file).
     empty (int): Records with empty or missing text.
+    resumed (int): Records kept from the partial output of an earlier run.
     """
 
     written: int = 0
     skipped: int = 0
     empty: int = 0
+    resumed: int = 0
 
 
 @dataclass
@@ -85,6 +128,127 @@ def skipped_path(output: Path) -> Path:
     RETURNS (Path): OUTPUT.skipped.jsonl next to it.
     """
     return output.with_name(output.name + ".skipped.jsonl")
+
+
+def resume_path(output: Path) -> Path:
+    """Name the file that keeps a run's settings until its output is complete.
+
+    output (Path): The output path.
+    RETURNS (Path): OUTPUT.resume.json next to it.
+    """
+    return output.with_name(output.name + ".resume.json")
+
+
+def run_settings(
+    nlp: Language,
+    pipe: Any,
+    input_path: Path,
+    options: OutputOptions,
+    *,
+    text_key: str,
+    id_key: str,
+    skip_bad: bool,
+    batch_size: int,
+) -> Dict[str, Any]:
+    """Collect what decides a run's output bytes, to check that a resumed run matches.
+
+    The number of processes is left out: it does not change the output.
+
+    nlp (Language): The pipeline.
+    pipe (Any): Its `radlabels` component.
+    input_path (Path): The input.
+    options (OutputOptions): The output options.
+    text_key (str): Key or column of the report text.
+    id_key (str): Key or column of the id.
+    skip_bad (bool): Whether bad records are skipped.
+    batch_size (int): Reports per batch.
+    RETURNS (Dict[str, Any]): JSON-serialisable settings, keyed as in SETTING_NAMES.
+    """
+    return {
+        "input": str(input_path.resolve()),
+        "text_key": text_key,
+        "id_key": id_key,
+        "fmt": options.fmt,
+        "scores": options.scores,
+        "evidence": options.evidence,
+        "skip_bad": skip_bad,
+        "batch_size": batch_size,
+        "pipeline": {key: nlp.meta.get(key) for key in ("lang", "name", "version")},
+        "labels": options.labels,
+        "states": options.states,
+        "weights": hashlib.sha256(pipe.model.to_bytes()).hexdigest()[:16],
+        "ops": type(pipe.model.ops).__name__,
+    }
+
+
+def check_settings(output_path: Path, settings: Dict[str, Any]) -> None:
+    """Check that a partial output was written with the same settings as this run.
+
+    output_path (Path): The output path (its partial and settings files are next to it).
+    settings (Dict[str, Any]): This run's `run_settings`.
+    """
+    partial, path = partial_path(output_path), resume_path(output_path)
+    again = "run again without --resume to start from the beginning (replaces the partial file)."
+    try:
+        before = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResumeError(
+            f"{partial}: cannot resume it, {path.name} (the options it was written with) is "
+            f"missing; {again}"
+        ) from None
+    except ValueError as err:
+        raise ResumeError(f"{path}: unreadable ({err}); {again}") from None
+    changed = [
+        f"{SETTING_NAMES[key]} (then {before.get(key)!r}, now {value!r})"
+        for key, value in settings.items()
+        if before.get(key) != value
+    ]
+    if changed:
+        raise ResumeError(
+            f"{partial}: cannot resume it with different settings, the output would mix "
+            f"them: {'; '.join(changed)}. Resume with the first run's options, or {again}"
+        )
+
+
+def skip_labelled(
+    reports: Iterator[Tuple[str, ReportRecord]],
+    start: PartialOutput,
+    output_path: Path,
+    input_path: Path,
+    stats: LabelStats,
+) -> None:
+    """Consume the reports whose records a partial output already holds.
+
+    The last one's id must be the last kept record's, or the input has changed.
+
+    reports (Iterator[Tuple[str, ReportRecord]]): The input's reports, from `iter_reports`.
+    start (PartialOutput): The partial output's kept records.
+    output_path (Path): The output path, for messages.
+    input_path (Path): The input, for messages.
+    stats (LabelStats): Counts empty reports among those consumed.
+    """
+    partial = partial_path(output_path)
+    changed = "the input changed since it was written. Run again without --resume."
+    record = None
+    for _ in range(start.count):
+        item = next(reports, None)
+        if item is None:
+            raise ResumeError(
+                f"{partial}: holds {start.count} records but {input_path} has fewer good "
+                f"records; {changed}"
+            )
+        record = item[1]
+        stats.empty += record.empty
+    if record is None or start.last is None:
+        return
+    kept = start.last.get("id")
+    now = csv_cell(record.id) if output_path.suffix.lower() == ".csv" else record.id
+    if json.dumps(now) != json.dumps(kept):
+        where = describe(input_path, Row(record.line, {"id": record.id}))
+        raise ResumeError(
+            f"{partial}: its record {start.count} has id {kept!r}, but input report "
+            f"{start.count} ({where}) has id {record.id!r}; {changed}"
+        )
 
 
 def output_columns(
@@ -242,7 +406,13 @@ def label_records(
 
 
 def _init_worker(nlp: Language, options: OutputOptions, batch_size: int) -> None:
-    """Keep the pipeline and output options in a worker process."""
+    """Keep the pipeline and output options in a worker process.
+
+    The parent stops the workers: they leave SIGTERM to its default and ignore Ctrl-C, so
+    the parent's handlers (inherited by a fork) do not run in them.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER.update(nlp=nlp, options=options, batch_size=batch_size)
 
 
@@ -270,13 +440,17 @@ def label_file(
     skip_bad: bool = False,
     batch_size: int = 128,
     n_process: int = 1,
+    resume: bool = False,
     progress: bool = True,
 ) -> LabelStats:
     """Label every report of an input file and write the output atomically.
 
-    The output (and the side file of skipped records) is written to `NAME.partial` and
-    renamed when complete. On a bad record without `skip_bad`, the partial files are
-    deleted and an `InputError` naming the file and line is raised.
+    The output (and the side file of skipped records) is written to `NAME.partial`,
+    flushed after every batch and renamed when complete; the run's settings are kept in
+    OUTPUT.resume.json until then. On a bad record without `skip_bad`, the partial files
+    are deleted and an `InputError` naming the file and line is raised. On any other
+    exception (e.g. KeyboardInterrupt, or one raised by a SIGTERM handler) the partial
+    files are kept, to be resumed.
 
     nlp (Language): The pipeline.
     pipe (Any): Its `radlabels` component (for `.labels` and `.states`).
@@ -290,8 +464,11 @@ def label_file(
     skip_bad (bool): Skip bad records, listing them in OUTPUT.skipped.jsonl.
     batch_size (int): Reports per batch.
     n_process (int): Worker processes.
+    resume (bool): Continue OUTPUT.partial from an earlier run with the same settings
+        (a `ResumeError` if they differ); start from the beginning if there is none.
+        Without it, an existing OUTPUT.partial is replaced.
     progress (bool): Show a progress bar with reports/second on stderr.
-    RETURNS (LabelStats): Counts of written, skipped and empty records.
+    RETURNS (LabelStats): Counts of written, skipped, empty and resumed records.
     """
     labels, states = list(pipe.labels), list(pipe.states)
     if fmt == "chexpert":
@@ -299,25 +476,81 @@ def label_file(
     flat = output_path.suffix.lower() == ".csv"
     options = OutputOptions(labels, states, fmt, scores, evidence, flat)
     columns = output_columns(labels, states, scores, evidence) if flat else None
-    stats = LabelStats()
-    writer = RecordWriter(output_path, columns)
+    settings = run_settings(
+        nlp,
+        pipe,
+        input_path,
+        options,
+        text_key=text_key,
+        id_key=id_key,
+        skip_bad=skip_bad,
+        batch_size=batch_size,
+    )
+    start: Optional[PartialOutput] = None
+    if resume and partial_path(output_path).exists():
+        check_settings(output_path, settings)
+        start = scan_partial(partial_path(output_path), columns, every=batch_size)
+    stats = LabelStats(resumed=start.count if start is not None else 0)
+    # The side file is rebuilt from the input, also when resuming.
     bad_writer = RecordWriter(skipped_path(output_path)) if skip_bad else None
+    reports = iter_reports(input_path, text_key, id_key, bad_writer)
     try:
-        reports = iter_reports(input_path, text_key, id_key, bad_writer)
+        if start is not None:
+            skip_labelled(reports, start, output_path, input_path, stats)
+        else:
+            # No settings file while the partial file is replaced: a kill in between
+            # cannot pair a new partial file with old settings.
+            resume_path(output_path).unlink(missing_ok=True)
+        writer = RecordWriter(output_path, columns, start)
+    except BaseException:
+        if bad_writer is not None:
+            bad_writer.discard()
+        raise
+    try:
+        if start is None:
+            write_json_atomic(resume_path(output_path), settings)
         records = label_records(nlp, reports, options, batch_size, n_process)
-        bar = tqdm(records, unit=" reports", file=sys.stderr, disable=not progress, mininterval=0.5)
+        bar = tqdm(
+            records,
+            unit=" reports",
+            file=sys.stderr,
+            disable=not progress,
+            mininterval=0.5,
+            initial=writer.count,
+        )
         for out in bar:
             writer.write(out)
             stats.empty += out["empty_text"]
+            if writer.count % batch_size == 0:
+                writer.flush()
         bar.close()
     except InputError:
         writer.discard()
         if bad_writer is not None:
             bad_writer.discard()
+        resume_path(output_path).unlink(missing_ok=True)
+        raise
+    except BaseException:
+        # Killed (SIGTERM, Ctrl-C) or crashed: keep what was written, to be resumed.
+        writer.close()
+        if bad_writer is not None:
+            bad_writer.close()
         raise
     stats.written = writer.count
     if bad_writer is not None:
         stats.skipped = bad_writer.count
         bad_writer.commit()
     writer.commit()
+    resume_path(output_path).unlink(missing_ok=True)
     return stats
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write a JSON file that is either whole or absent, even if the process is killed.
+
+    path (Path): The file.
+    data (Any): What to write.
+    """
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(temporary, path)

@@ -3,7 +3,8 @@
 Readers yield one `Row` per record with its line number, so every error can name its
 place in the file, and never hold more than one record in memory. Writers write to a
 partial file next to the output and rename it when complete, so a file at the output
-path is always whole.
+path is always whole. A partial file left by a killed run can be resumed: `scan_partial`
+finds where its complete records end, and a `RecordWriter` continues from there.
 """
 
 import csv
@@ -12,7 +13,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Dict, Iterator, List, Literal, Optional, Sequence
+from typing import IO, Any, Dict, Iterator, List, Literal, Optional, Sequence, Tuple
 
 InputFormat = Literal["csv", "jsonl", "txt"]
 PARTIAL_SUFFIX = ".partial"
@@ -216,14 +217,141 @@ def partial_path(path: Path) -> Path:
     return path.with_name(path.name + PARTIAL_SUFFIX)
 
 
+@dataclass
+class PartialOutput:
+    """The complete records at the start of a partial output file, for resuming it.
+
+    count (int): Complete records kept (a multiple of the `every` given to `scan_partial`).
+    size (int): Bytes they take, CSV header included; 0 when not even the header is whole.
+    last (Optional[Dict[str, Any]]): The last kept record (CSV: column -> cell text), or
+        None when no record is kept.
+    """
+
+    count: int
+    size: int
+    last: Optional[Dict[str, Any]] = None
+
+
+def scan_partial(
+    path: Path, columns: Optional[Sequence[str]] = None, every: int = 1
+) -> PartialOutput:
+    """Find the complete records of a partial JSONL or CSV output file.
+
+    A record is complete when its line ending was written: a killed run can leave a last
+    line (or a CSV record, whose quoted fields may span lines) cut anywhere, even inside a
+    UTF-8 character; that record is not counted. Nothing is changed on disk.
+
+    path (Path): The partial file; its format comes from the final output name in it
+        (".csv.partial" is CSV, anything else JSONL).
+    columns (Optional[Sequence[str]]): The CSV columns a resumed run writes; the file's
+        header must be the same. Required for CSV.
+    every (int): Keep a multiple of this many records (the batch size), so a resumed run
+        labels the same batches as an uninterrupted one.
+    RETURNS (PartialOutput): Where the kept records end.
+    """
+    is_csv = path.name.lower().endswith(".csv" + PARTIAL_SUFFIX)
+    count = size = 0
+    last: Optional[Dict[str, Any]] = None
+    for number, end, record in _complete_records(path, is_csv, columns):
+        if number % every == 0:  # number 0 is the CSV header
+            count, size, last = number, end, record
+    return PartialOutput(count, size, last)
+
+
+def _complete_records(
+    path: Path, is_csv: bool, columns: Optional[Sequence[str]]
+) -> Iterator[Tuple[int, int, Optional[Dict[str, Any]]]]:
+    """Stream a partial file's complete records with the byte offset where each ends.
+
+    For CSV, the header comes first, checked, as record number 0 (record None).
+
+    path (Path): The partial file.
+    is_csv (bool): Whether it is CSV (else JSONL).
+    columns (Optional[Sequence[str]]): The expected CSV header.
+    YIELDS (Tuple[int, int, Optional[Dict[str, Any]]]): Number, end offset and record.
+    """
+    with path.open("rb") as file_:
+        if not is_csv:
+            end = 0
+            for number, raw in enumerate(file_, start=1):
+                if not raw.endswith(b"\n"):
+                    return
+                end += len(raw)
+                try:
+                    record = json.loads(raw.decode("utf-8"))
+                except ValueError as err:
+                    raise InputError(
+                        f"{path}, line {number}: not a JSON record ({err}); the partial "
+                        "file was changed by something else. Run again without --resume."
+                    ) from None
+                yield number, end, record
+            return
+        consumed = [0, False]  # bytes read so far; whether they end with a line ending
+
+        def lines() -> Iterator[str]:
+            for raw in file_:
+                consumed[0] += len(raw)
+                consumed[1] = raw.endswith(b"\n")
+                yield raw.decode("utf-8", errors="replace")
+
+        reader = csv.reader(lines(), strict=True)
+        header: Optional[List[str]] = None
+        number = 0
+        while True:
+            try:
+                fields = next(reader)
+            except (StopIteration, csv.Error):  # csv.Error: the file ends inside a field
+                return
+            if not consumed[1]:
+                return
+            if header is None:
+                header = fields
+                check_header(path, header, columns or [])
+                yield 0, consumed[0], None
+            elif len(fields) == len(header):
+                number += 1
+                yield number, consumed[0], dict(zip(header, fields))
+            else:
+                raise InputError(
+                    f"{path}, record {number + 1}: {len(fields)} fields, not "
+                    f"{len(header)}; the partial file was changed by something else. Run "
+                    "again without --resume."
+                )
+
+
+def check_header(path: Path, header: Sequence[str], columns: Sequence[str]) -> None:
+    """Check that a partial CSV file has the columns a resumed run would write.
+
+    path (Path): The partial file, for the message.
+    header (Sequence[str]): Its header.
+    columns (Sequence[str]): The resumed run's columns.
+    """
+    if list(header) == list(columns):
+        return
+    missing = [column for column in columns if column not in header]
+    extra = [column for column in header if column not in columns]
+    raise InputError(
+        f"{path}: its columns differ from this run's (in this run only: {missing}; in the "
+        f"partial file only: {extra}); the options changed since it was written. Resume "
+        "with the options of the first run, or run again without --resume."
+    )
+
+
 class RecordWriter:
     """Write flat or nested records as JSONL or CSV to a partial file, renamed on `commit`.
 
     path (Path): The final output path; .csv writes CSV, anything else JSONL.
     columns (Optional[Sequence[str]]): CSV column names, in order; required for CSV.
+    resume (Optional[PartialOutput]): Continue the existing partial file after its kept
+        records (the rest is cut off); None replaces any partial file.
     """
 
-    def __init__(self, path: Path, columns: Optional[Sequence[str]] = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        columns: Optional[Sequence[str]] = None,
+        resume: Optional[PartialOutput] = None,
+    ) -> None:
         self.path = path
         self.partial = partial_path(path)
         self.is_csv = path.suffix.lower() == ".csv"
@@ -232,9 +360,14 @@ class RecordWriter:
         self.columns = list(columns or [])
         self.count = 0
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] = self.partial.open("w", encoding="utf-8", newline="")
+        if resume is not None:
+            os.truncate(self.partial, resume.size)
+            self.count = resume.count
+            self._file: IO[str] = self.partial.open("a", encoding="utf-8", newline="")
+        else:
+            self._file = self.partial.open("w", encoding="utf-8", newline="")
         self._csv = csv.writer(self._file) if self.is_csv else None
-        if self._csv is not None:
+        if self._csv is not None and (resume is None or resume.size == 0):
             self._csv.writerow(self.columns)
 
     def write(self, record: Dict[str, Any]) -> None:
@@ -249,12 +382,21 @@ class RecordWriter:
             self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
         self.count += 1
 
+    def flush(self) -> None:
+        """Hand the records written so far to the operating system, so they survive the
+        process being killed (not a power cut: only `commit` syncs to disk)."""
+        self._file.flush()
+
     def commit(self) -> None:
         """Flush to disk and move the partial file to the output path."""
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
         os.replace(self.partial, self.path)
+
+    def close(self) -> None:
+        """Flush and close, keeping the partial file (e.g. for a later resume)."""
+        self._file.close()
 
     def discard(self) -> None:
         """Close and delete the partial file, leaving no output."""

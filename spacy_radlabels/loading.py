@@ -1,11 +1,13 @@
 """Load a trained pipeline for the tools and find its `radlabels` component."""
 
 from pathlib import Path
-from typing import Any, Tuple, Union
+from typing import Any, List, Sequence, Tuple, Union
 
 import spacy
 from spacy.language import Language
 from spacy.util import is_package
+
+from .schema import load_schema
 
 FACTORY = "radlabels"
 
@@ -20,13 +22,78 @@ def load_pipeline(model: Union[str, Path], gpu_id: int = -1) -> Tuple[Language, 
     """
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
-    if not Path(model).exists() and not is_package(str(model)):
+    check_pipeline_path(model)
+    nlp = spacy.load(model)
+    return nlp, find_radlabels(nlp)
+
+
+def check_pipeline_path(model: Union[str, Path]) -> None:
+    """Check that a pipeline name is an installed package or a pipeline directory.
+
+    model (Union[str, Path]): An installed pipeline's name or a pipeline directory.
+    """
+    path = Path(model)
+    if not path.exists():
+        if is_package(str(model)):
+            return
         raise ValueError(
             f"Pipeline '{model}' is neither a directory nor an installed package; give a "
             "trained pipeline directory (e.g. training/model-best) or a package name."
         )
-    nlp = spacy.load(model)
-    return nlp, find_radlabels(nlp)
+    if not path.is_dir():
+        raise ValueError(
+            f"Pipeline '{model}' is a file; give the trained pipeline's directory (the one "
+            "holding config.cfg, e.g. training/model-best)."
+        )
+    if not (path / "config.cfg").exists():
+        inside = [name for name in ("model-best", "model-last") if (path / name).is_dir()]
+        hint = f" It holds {inside}: use {path / inside[0]}." if inside else ""
+        raise ValueError(
+            f"Pipeline directory '{model}' has no config.cfg, so it is not a trained "
+            f"pipeline.{hint} Give the directory that `spacy train` wrote "
+            "(e.g. training/model-best)."
+        )
+
+
+def check_schema(pipe: Any, schema_path: Union[str, Path], model: Union[str, Path]) -> None:
+    """Check that a pipeline was trained with a schema's labels and states.
+
+    The order may differ; output follows the pipeline's order.
+
+    pipe (Any): The pipeline's `radlabels` component.
+    schema_path (Union[str, Path]): The schema YAML file the user asks for.
+    model (Union[str, Path]): The pipeline's name or directory, for the message.
+    """
+    schema = load_schema(schema_path)
+    problems = [
+        *_differences("labels", schema.labels, pipe.labels),
+        *_differences("states", schema.states, pipe.states),
+    ]
+    if problems:
+        raise ValueError(
+            f"Pipeline '{model}' was trained with a different label set than the schema "
+            f"{schema_path}: {'; '.join(problems)}. Use a pipeline trained with this schema "
+            f"(spacy train configs/cpu.cfg --paths.schema {schema_path} ...), or pass "
+            "--schema with the schema the pipeline was trained with."
+        )
+
+
+def _differences(kind: str, wanted: Sequence[str], found: Sequence[str]) -> List[str]:
+    """Say which names a schema has that a pipeline lacks, and the other way round.
+
+    kind (str): "labels" or "states".
+    wanted (Sequence[str]): The schema's names.
+    found (Sequence[str]): The pipeline's names.
+    RETURNS (List[str]): Up to two phrases; none when the sets are equal.
+    """
+    missing = [name for name in wanted if name not in found]
+    extra = [name for name in found if name not in wanted]
+    problems = []
+    if missing:
+        problems.append(f"{kind} in the schema but not the pipeline: {missing}")
+    if extra:
+        problems.append(f"{kind} in the pipeline but not the schema: {extra}")
+    return problems
 
 
 def find_radlabels(nlp: Language) -> Any:

@@ -1,12 +1,16 @@
 """`radlabels label`: label a file of reports in batch."""
 
+import shlex
+import signal
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator, List, Optional
 
 import typer
 
 from ..batch import label_file, skipped_path
-from ..io import InputError
-from ..loading import load_pipeline
+from ..io import InputError, partial_path
+from ..loading import check_schema, load_pipeline
 from . import app
 from ._common import GPU_ID_HELP, ID_KEY_HELP, TEXT_KEY_HELP, fail
 
@@ -17,6 +21,8 @@ EPILOG = """Examples:
   spacy radlabels label en_radlabels_headct reports.jsonl labels.jsonl --scores --evidence
 
   python -m spacy_radlabels label model-best reports/ labels.csv --format chexpert --n-process 4
+
+  python -m spacy_radlabels label model-best reports.jsonl labels.jsonl --resume
 """
 
 HELP = (
@@ -24,12 +30,43 @@ HELP = (
     "report.\n\nOutput records keep the input's order, count and ids (records without an id "
     "get their line number). Reports with empty or missing text are labelled all-negative "
     "and flagged in the 'empty_text' field. A malformed record stops the run with its "
-    "file and line, and no output file is left, unless --skip-bad is given."
+    "file and line, and no output file is left, unless --skip-bad is given.\n\n"
+    "The output is written to OUTPUT.partial, saved after every batch and renamed to OUTPUT "
+    "when complete, so OUTPUT is either absent or whole. A run that was stopped (SIGTERM, "
+    "Ctrl-C) or killed can be continued with --resume and the same options."
 )
+
+
+class Stopped(BaseException):
+    """The run was asked to stop by a signal (SIGTERM, or SIGINT from Ctrl-C).
+
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` swallows it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGINT into a `Stopped` exception while the block runs, so the
+    partial output is flushed and kept for --resume."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Stopped(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @app.command("label", help=HELP, epilog=EPILOG)
 def label_cli(
+    ctx: typer.Context,
     model: str = typer.Argument(
         ..., help="Trained pipeline: a directory (e.g. training/model-best) or package name."
     ),
@@ -78,6 +115,20 @@ def label_cli(
         1, "--n-process", min=1, help="Worker processes (CPU). Example: --n-process 4"
     ),
     gpu_id: int = typer.Option(-1, "--gpu-id", help=GPU_ID_HELP),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Continue a stopped or killed run from its last complete batch in "
+        "OUTPUT.partial; the options must be the first run's. Without --resume an existing "
+        "OUTPUT.partial is replaced. With nothing to resume, starts from the beginning. "
+        "Example: --resume",
+    ),
+    schema: Optional[Path] = typer.Option(
+        None,
+        "--schema",
+        help="Schema YAML file the labels must follow: stop if the pipeline was trained "
+        "with other labels or states. Example: --schema assets/schemas/head_ct.yml",
+    ),
 ) -> None:
     """Label every report of a CSV, JSONL or .txt folder and write one record per report."""
     if output_format not in ("states", "chexpert"):
@@ -88,23 +139,44 @@ def label_cli(
     if output_path.suffix.lower() not in (".jsonl", ".csv"):
         fail(f"{output_path}: the output must be a .jsonl or .csv file.")
     try:
-        nlp, pipe = load_pipeline(model, gpu_id)
-        stats = label_file(
-            nlp,
-            pipe,
-            input_path,
-            output_path,
-            text_key=text_key,
-            id_key=id_key,
-            fmt=output_format,  # type: ignore[arg-type]
-            scores=scores,
-            evidence=evidence,
-            skip_bad=skip_bad,
-            batch_size=batch_size,
-            n_process=n_process,
-        )
+        with stop_on_signals():
+            nlp, pipe = load_pipeline(model, gpu_id)
+            if schema is not None:
+                check_schema(pipe, schema, model)
+            stats = label_file(
+                nlp,
+                pipe,
+                input_path,
+                output_path,
+                text_key=text_key,
+                id_key=id_key,
+                fmt=output_format,  # type: ignore[arg-type]
+                scores=scores,
+                evidence=evidence,
+                skip_bad=skip_bad,
+                batch_size=batch_size,
+                n_process=n_process,
+                resume=resume,
+            )
     except (InputError, OSError, ValueError) as err:
         fail(str(err))
+    except Stopped as stop:
+        partial = partial_path(output_path)
+        if partial.exists():
+            command = resume_command(ctx, model, input_path, output_path)
+            message = (
+                f"⚠ Stopped by {stop}; the reports labelled so far are kept in {partial}. "
+                f"To continue, run the same command with --resume:\n  {command}"
+            )
+        else:
+            message = f"⚠ Stopped by {stop} before any output was written."
+        typer.secho(message, err=True, fg=typer.colors.YELLOW)
+        raise typer.Exit(128 + stop.signum) from None
+    if stats.resumed:
+        typer.echo(
+            f"Resumed after {stats.resumed} reports already in {partial_path(output_path)}",
+            err=True,
+        )
     typer.echo(
         f"✔ Labelled {stats.written} reports ({stats.empty} with empty text) -> {output_path}",
         err=True,
@@ -121,3 +193,27 @@ def label_cli(
             f"{stats.skipped} bad records skipped, listed in {skipped_path(output_path)}",
             err=True,
         )
+
+
+def resume_command(ctx: typer.Context, model: str, input_path: Path, output_path: Path) -> str:
+    """Write the command line that resumes this run, for the message of a stopped run.
+
+    The options are taken from the current command line, so the resumed run's match.
+
+    ctx (typer.Context): The command's context, with the options given.
+    model (str): The pipeline.
+    input_path (Path): The input.
+    output_path (Path): The output.
+    RETURNS (str): E.g. "python -m spacy_radlabels label MODEL IN OUT --scores --resume".
+    """
+    args: List[str] = ["python", "-m", "spacy_radlabels", "label"]
+    args += [str(model), str(input_path), str(output_path)]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        # Typer bundles its own click: tell options by their kind, not their class.
+        is_option = param.param_type_name == "option"
+        if not is_option or value == param.default or param.name == "resume":
+            continue
+        flag = param.opts[0]
+        args += [flag] if getattr(param, "is_flag", False) else [flag, str(value)]
+    return shlex.join([*args, "--resume"])
