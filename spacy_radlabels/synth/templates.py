@@ -19,7 +19,7 @@ SECTIONS = ("findings", "impression")
 # The slots each kind's patterns may and must use.
 KIND_SLOTS = {
     "single": ({"X"}, {"X"}),
-    "coord": ({"X_or", "X_and"}, {"X_or"}),
+    "coord": ({"X_or", "X_and"}, set()),
     "differential": ({"X", "Y"}, {"X", "Y"}),
     "pair": ({"X", "Y"}, {"X", "Y"}),
     "combo": ({"F", "X"}, {"F", "X"}),
@@ -207,8 +207,8 @@ def _parse_family(path: Path, schema: Schema, raw: Any, index: int) -> Family:
         if not complete:
             raise _fail(
                 path,
-                f"family '{fid}' pattern '{pattern}' lacks a slot: a {kind} "
-                f"family needs {sorted(required or allowed)}.",
+                f"family '{fid}' pattern '{pattern}' lacks a slot: a {kind} family needs "
+                + (f"{sorted(required)}." if required else f"one of {sorted(allowed)}."),
             )
     sections = _strings(path, raw.get("sections"), f"family '{fid}' sections")
     if kind == "question":
