@@ -1,6 +1,7 @@
 """`radlabels evaluate`: score a pipeline on annotated data and write a report."""
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 from wasabi import msg
@@ -8,7 +9,7 @@ from wasabi import msg
 from ..evaluation import evaluate_pipeline
 from ..gold import GoldError
 from ..io import InputError
-from ..loading import load_pipeline
+from ..loading import check_schema, load_pipeline
 from ..report import label_header, label_rows, summary_items, write_reports
 from . import app
 from ._common import GPU_ID_HELP, fail
@@ -49,10 +50,18 @@ def evaluate_cli(
         64, "--batch-size", min=1, help="Reports per batch. Example: --batch-size 128"
     ),
     gpu_id: int = typer.Option(-1, "--gpu-id", help=GPU_ID_HELP),
+    schema: Optional[Path] = typer.Option(
+        None,
+        "--schema",
+        help="Schema YAML file the labels must follow: stop if the pipeline was trained "
+        "with other labels or states. Example: --schema assets/schemas/head_ct.yml",
+    ),
 ) -> None:
     """Score a pipeline against gold labels and write JSON, Markdown and HTML reports."""
     try:
-        nlp, _ = load_pipeline(model, gpu_id)
+        nlp, pipe = load_pipeline(model, gpu_id)
+        if schema is not None:
+            check_schema(pipe, schema, model)
         metrics = evaluate_pipeline(nlp, data_path, batch_size=batch_size)
     except (InputError, GoldError, OSError, ValueError) as err:
         fail(str(err))

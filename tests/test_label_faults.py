@@ -1,0 +1,371 @@
+"""`radlabels label` under faults: killed runs, --resume, mismatched options and models.
+
+A killed run must leave no output file or a complete one, and `--resume` must finish it
+with the bytes of an uninterrupted run (JSONL and CSV, with and without --skip-bad).
+"""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import pytest
+from typer.testing import CliRunner
+
+import spacy_radlabels.batch
+from spacy_radlabels.cli import app
+
+BATCH = 32
+SENTENCES = [
+    "No haemorrhage.",
+    "Possible infarct.",
+    "There is an acute mass.",
+    "Infarct cannot be excluded. No mass.",
+    "Hémorragie — 出血? Possible infarct.",
+]
+# Ids that need quoting in CSV, and that span lines there.
+AWKWARD_IDS = ["a,b", 'say "hi"', "two\nlines", "ünï ✓ 出血", "cr\r\nlf"]
+runner = CliRunner()
+
+
+def make_lines(n: int, bad: bool) -> List[str]:
+    """Build JSONL input lines: awkward ids, empty texts and, if asked, bad records.
+
+    n (int): Number of lines.
+    bad (bool): Put a bad record (bad JSON, non-text report) every 97 lines.
+    RETURNS (List[str]): The lines, with line endings.
+    """
+    lines = []
+    for i in range(n):
+        record_id = AWKWARD_IDS[i // 7 % len(AWKWARD_IDS)] + str(i) if i % 7 == 3 else f"r{i}"
+        text = "" if i % 41 == 5 else f"{SENTENCES[i % 5]} {SENTENCES[i * 3 % 5]}"
+        line = json.dumps({"id": record_id, "text": text}, ensure_ascii=i % 2 == 0)
+        if bad and i % 97 == 50:
+            line = '{"id": "broken", "text": ' if i % 2 else f'{{"id": "n{i}", "text": 42}}'
+        lines.append(line + "\n")
+    return lines
+
+
+def run(*args) -> object:
+    """Invoke the CLI in this process.
+
+    args: Command line arguments.
+    RETURNS (object): The click Result.
+    """
+    return runner.invoke(app, [str(arg) for arg in args])
+
+
+def label_args(model: Path, source: Path, output: Path, skip_bad: bool) -> List[str]:
+    """Build the `label` arguments every run of a test shares.
+
+    model (Path): The pipeline.
+    source (Path): The input.
+    output (Path): The output.
+    skip_bad (bool): Add --skip-bad.
+    RETURNS (List[str]): The arguments after the program.
+    """
+    args = ["label", str(model), str(source), str(output), "--batch-size", str(BATCH)]
+    return args + ["--scores", "--evidence"] + (["--skip-bad"] if skip_bad else [])
+
+
+def read_records(path: Path) -> List[Dict]:
+    """Read a JSONL or CSV output record by record.
+
+    path (Path): The file.
+    RETURNS (List[Dict]): Its records.
+    """
+    with path.open(encoding="utf-8", newline="") as file_:
+        if path.suffix == ".csv":
+            return list(csv.DictReader(file_))
+        return [json.loads(line) for line in file_]
+
+
+def assert_same_output(output: Path, reference: Path) -> None:
+    """Check that an output (and its side file) equals a reference, record for record and
+    byte for byte, and that no partial or settings file is left.
+
+    output (Path): The output.
+    reference (Path): The uninterrupted run's output.
+    """
+    assert read_records(output) == read_records(reference)
+    assert output.read_bytes() == reference.read_bytes()
+    side, reference_side = (
+        path.with_name(path.name + ".skipped.jsonl") for path in (output, reference)
+    )
+    assert side.exists() == reference_side.exists()
+    if side.exists():
+        assert side.read_bytes() == reference_side.read_bytes()
+    names = [path.name for path in output.parent.iterdir()]
+    assert not [name for name in names if name.endswith((".partial", ".resume.json"))], names
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> Dict[str, Path]:
+    """Input files: a clean one and one with bad records, small and large."""
+    folder = tmp_path_factory.mktemp("inputs")
+    paths = {}
+    for name, n, bad in [("small", 300, False), ("small_bad", 300, True), ("big", 2500, False)]:
+        paths[name] = folder / f"{name}.jsonl"
+        paths[name].write_text("".join(make_lines(n, bad)), encoding="utf-8")
+    paths["big_bad"] = folder / "big_bad.jsonl"
+    paths["big_bad"].write_text("".join(make_lines(2500, True)), encoding="utf-8")
+    return paths
+
+
+@pytest.fixture(scope="module")
+def references(trained_pipeline, inputs, tmp_path_factory) -> Callable[[str, str], Path]:
+    """Uninterrupted runs' outputs, made on first use: `references(input name, suffix)`."""
+    folder = tmp_path_factory.mktemp("references")
+    found = {}
+
+    def reference(name: str, suffix: str) -> Path:
+        key = f"{name}:{suffix}"
+        if key not in found:
+            output = folder / key.replace(":", "") / f"labels{suffix}"
+            result = run(*label_args(trained_pipeline, inputs[name], output, "bad" in name))
+            assert result.exit_code == 0, result.output
+            found[key] = output
+        return found[key]
+
+    return reference
+
+
+def wait_for_growth(process: subprocess.Popen, partial: Path, size: int) -> None:
+    """Wait until a partial output holds at least `size` bytes.
+
+    process (subprocess.Popen): The running `label` process.
+    partial (Path): Its partial output.
+    size (int): Bytes to wait for.
+    """
+    deadline = time.monotonic() + 120
+    while not (partial.exists() and partial.stat().st_size >= size):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the partial output did not grow"
+        time.sleep(0.02)
+
+
+def test_killed_runs_leave_no_output_and_resume_to_the_same_bytes(
+    trained_pipeline, inputs, references, tmp_path
+):
+    # Two runs at once, to share the start-up time: JSONL over 2 processes stopped with
+    # SIGTERM, and CSV with --skip-bad killed with SIGKILL.
+    runs = {
+        signal.SIGTERM: ("big", tmp_path / "term" / "labels.jsonl", ["--n-process", "2"]),
+        signal.SIGKILL: ("big_bad", tmp_path / "kill" / "labels.csv", []),
+    }
+    processes = {}
+    for sig, (name, output, extra) in runs.items():
+        args = label_args(trained_pipeline, inputs[name], output, "bad" in name) + extra
+        processes[sig] = subprocess.Popen(
+            [sys.executable, "-m", "spacy_radlabels", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    try:
+        for sig, process in processes.items():
+            output = runs[sig][1]
+            wait_for_growth(process, output.with_name(output.name + ".partial"), 3 * 8192)
+            process.send_signal(sig)
+        stderr = {sig: process.communicate(timeout=60)[1] for sig, process in processes.items()}
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+    assert processes[signal.SIGKILL].returncode == -signal.SIGKILL
+    # SIGTERM stops cleanly: no traceback, the partial file kept, how to resume printed.
+    assert processes[signal.SIGTERM].returncode == 128 + signal.SIGTERM, stderr[signal.SIGTERM]
+    assert "Traceback" not in stderr[signal.SIGTERM]
+    assert "Stopped by SIGTERM" in stderr[signal.SIGTERM] and "--resume" in stderr[signal.SIGTERM]
+    assert "--n-process 2" in stderr[signal.SIGTERM]
+    for name, output, _ in runs.values():
+        partial = output.with_name(output.name + ".partial")
+        assert not output.exists() and not output.with_name(output.name + ".skipped.jsonl").exists()
+        assert 0 < partial.stat().st_size < references(name, output.suffix).stat().st_size
+        result = run(*label_args(trained_pipeline, inputs[name], output, "bad" in name), "--resume")
+        assert result.exit_code == 0, result.output
+        assert "Resumed after" in result.output
+        assert_same_output(output, references(name, output.suffix))
+
+
+def stop_after(monkeypatch, n: int) -> None:
+    """Make the next `label` run in this process send itself SIGTERM after n records.
+
+    monkeypatch: The pytest fixture.
+    n (int): Records labelled before the signal.
+    """
+    real = spacy_radlabels.batch.label_records
+
+    def stopping(*args, **kwargs):
+        for i, out in enumerate(real(*args, **kwargs)):
+            if i == n:
+                os.kill(os.getpid(), signal.SIGTERM)
+            yield out
+
+    monkeypatch.setattr(spacy_radlabels.batch, "label_records", stopping)
+
+
+def stopped_run(monkeypatch, model: Path, source: Path, output: Path, *args) -> object:
+    """Run `label` in this process and stop it with SIGTERM after 150 records.
+
+    monkeypatch: The pytest fixture.
+    model (Path): The pipeline.
+    source (Path): The input.
+    output (Path): The output.
+    args: More options.
+    RETURNS (object): The click Result.
+    """
+    with monkeypatch.context() as patch:
+        stop_after(patch, 150)
+        result = run(*label_args(model, source, output, "--skip-bad" in args), *args)
+    assert result.exit_code == 128 + signal.SIGTERM, result.output
+    assert not output.exists()
+    return result
+
+
+def cut_points(data: bytes, is_csv: bool) -> Dict[str, int]:
+    """Choose where a SIGKILL could have cut a partial output.
+
+    data (bytes): The partial output.
+    is_csv (bool): Whether it is CSV.
+    RETURNS (Dict[str, int]): Name -> byte offset.
+    """
+    ending = b"\r\n" if is_csv else b"\n"
+    ends = [i + len(ending) for i in range(len(data)) if data.startswith(ending, i)]
+    multibyte = next(i for i in range(len(data) // 2, len(data)) if data[i] >= 0xC0)
+    points = {
+        "nothing": 0,
+        "batch end": ends[2 * BATCH - 1 + is_csv],
+        "record end": ends[2 * BATCH + 5 + is_csv],
+        "mid record": ends[2 * BATCH + 5 + is_csv] + 17,
+        "inside a UTF-8 character": multibyte + 1,
+        "everything": len(data),
+    }
+    if is_csv:
+        points["inside the header"] = 9
+        # A line break inside a quoted id ("two\nlines"): the record goes on after it.
+        points["inside a quoted field"] = data.index(b"two\n", len(data) // 3) + 4
+    return points
+
+
+@pytest.mark.parametrize(
+    "suffix,skip_bad", [(".jsonl", False), (".csv", True), (".csv", False), (".jsonl", True)]
+)
+def test_resume_after_a_cut_anywhere(
+    trained_pipeline, inputs, references, tmp_path, monkeypatch, suffix, skip_bad
+):
+    name = "small_bad" if skip_bad else "small"
+    output = tmp_path / f"labels{suffix}"
+    partial = output.with_name(output.name + ".partial")
+    extra = ["--skip-bad"] if skip_bad else []
+    stopped = stopped_run(monkeypatch, trained_pipeline, inputs[name], output, *extra)
+    assert "--resume" in stopped.output
+    data = partial.read_bytes()
+    settings = output.with_name(output.name + ".resume.json").read_bytes()
+    for where, offset in cut_points(data, suffix == ".csv").items():
+        partial.write_bytes(data[:offset])
+        output.with_name(output.name + ".resume.json").write_bytes(settings)
+        result = run(*label_args(trained_pipeline, inputs[name], output, skip_bad), "--resume")
+        assert result.exit_code == 0, (where, result.output)
+        assert_same_output(output, references(name, suffix))
+        output.unlink()
+
+
+def test_resume_refuses_other_options_and_inputs(trained_pipeline, inputs, tmp_path, monkeypatch):
+    output = tmp_path / "labels.csv"
+    partial = output.with_name("labels.csv.partial")
+    stopped_run(monkeypatch, trained_pipeline, inputs["small"], output)
+    kept = partial.read_bytes()
+    base = ["label", trained_pipeline, inputs["small"], output, "--batch-size", BATCH, "--resume"]
+    # Other columns, another batch size: named, and the partial file is left as it was.
+    result = run(*base, "--evidence")
+    assert result.exit_code == 1
+    message = " ".join(result.output.split())
+    assert "labels.csv.partial" in message and "--scores (then True, now False)" in message
+    assert "without --resume" in message
+    result = run(*base[:4], "--batch-size", 64, "--scores", "--evidence", "--resume")
+    assert result.exit_code == 1 and "--batch-size (then 32, now 64)" in result.output
+    assert partial.read_bytes() == kept
+    # Another input whose records differ from those already labelled.
+    changed = tmp_path / "changed.jsonl"
+    changed.write_text("".join(make_lines(300, False)[1:]), encoding="utf-8")
+    settings = json.loads(output.with_name("labels.csv.resume.json").read_text(encoding="utf-8"))
+    settings["input"] = str(changed.resolve())
+    output.with_name("labels.csv.resume.json").write_text(json.dumps(settings), encoding="utf-8")
+    result = run(*label_args(trained_pipeline, changed, output, False), "--resume")
+    assert result.exit_code == 1
+    message = " ".join(result.output.split())
+    assert "the input changed" in message and "'r128'" in message and str(changed) in message
+    # No settings file: the options the partial file was written with are unknown.
+    output.with_name("labels.csv.resume.json").unlink()
+    result = run(*label_args(trained_pipeline, inputs["small"], output, False), "--resume")
+    assert result.exit_code == 1 and "labels.csv.resume.json" in result.output
+    assert "is missing" in result.output
+
+
+def test_without_resume_a_partial_file_is_replaced(trained_pipeline, inputs, references, tmp_path):
+    output = tmp_path / "labels.jsonl"
+    output.with_name("labels.jsonl.partial").write_text('{"id": "stale"}\n', encoding="utf-8")
+    result = run(*label_args(trained_pipeline, inputs["small"], output, False))
+    assert result.exit_code == 0, result.output
+    assert_same_output(output, references("small", ".jsonl"))
+    # --resume with nothing to resume starts from the beginning.
+    output.unlink()
+    result = run(*label_args(trained_pipeline, inputs["small"], output, False), "--resume")
+    assert result.exit_code == 0, result.output
+    assert_same_output(output, references("small", ".jsonl"))
+
+
+def write_schema(path: Path, labels: List[str]) -> Path:
+    """Write a schema file with these labels.
+
+    path (Path): The file.
+    labels (List[str]): Label names.
+    RETURNS (Path): The file.
+    """
+    lines = ["name: test", "labels:"]
+    for label in labels:
+        lines += [f"  {label}:", "    group: finding", "    definition: A finding."]
+        lines += [f"    variants: [{label}]"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("command", ["label", "evaluate"])
+def test_schema_with_other_labels_is_named(trained_pipeline, tiny_jsonl, tmp_path, command):
+    schema = write_schema(tmp_path / "other.yml", ["haemorrhage", "infarct", "tumour"])
+    same = write_schema(tmp_path / "same.yml", ["mass", "infarct", "haemorrhage"])
+    if command == "label":
+        args = ["label", trained_pipeline, tiny_jsonl, tmp_path / "out.jsonl"]
+    else:
+        args = ["evaluate", trained_pipeline, tiny_jsonl, "--output", tmp_path / "metrics"]
+    result = run(*args, "--schema", schema)
+    assert result.exit_code == 1
+    message = " ".join(result.output.split())
+    assert str(trained_pipeline) in message and str(schema) in message
+    assert "in the schema but not the pipeline: ['tumour']" in message
+    assert "in the pipeline but not the schema: ['mass']" in message
+    assert "--paths.schema" in message
+    assert not (tmp_path / "out.jsonl").exists()
+    assert run(*args, "--schema", same).exit_code == 0
+
+
+def test_missing_or_wrong_model_directory(tmp_path, tiny_jsonl):
+    output = tmp_path / "out.jsonl"
+    result = run("label", tmp_path / "no-such-model", tiny_jsonl, output)
+    assert result.exit_code == 1
+    assert "no-such-model" in result.output and "model-best" in result.output
+    training = tmp_path / "training"
+    (training / "model-best").mkdir(parents=True)
+    result = run("label", training, tiny_jsonl, output)
+    assert result.exit_code == 1
+    message = " ".join(result.output.split())
+    assert "has no config.cfg" in message and str(training / "model-best") in message
+    result = run("evaluate", tiny_jsonl, tiny_jsonl, "--output", tmp_path / "m")
+    assert result.exit_code == 1 and "is a file" in result.output
+    assert not output.exists()
