@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..schema import Schema
 from . import grammar
-from .templates import ASSERTED_STATES, Family, Templates
+from .templates import ASSERTED_STATES, SECTIONS, Family, Templates
 
 RANK = {"absent": 0, "negative": 0, "uncertain": 1, "positive": 2}
 # Per-report probabilities of the report's shape and of each kind of main assertion.
@@ -23,6 +23,7 @@ P_COMBO = 0.15
 P_PAIR = 0.05
 P_COORD = 0.6
 P_SHARPEN = 0.25
+P_RETRACT = 0.05
 P_RESTATE_COMBO = 0.4
 P_SCOPE = 0.3
 P_QUESTION = 0.5
@@ -45,7 +46,8 @@ class Unit:
     labels: Tuple[str, ...]
     state: str
     sections: Tuple[str, ...] = ("findings",)
-    sharpen: bool = False
+    # The findings hedge ("possible X"); the impression, which decides, states the state.
+    hedged_findings: bool = False
 
 
 @dataclass
@@ -172,7 +174,12 @@ class ReportGenerator:
                 size = rng.randint(2, min(4, len(negatives)))
             group, negatives = negatives[:size], negatives[size:]
             kind = "coord" if size > 1 else "single"
-            where = ("findings",) if rng.random() < 0.85 else ("impression",)
+            roll = rng.random()
+            if kind == "single" and roll < P_RETRACT:
+                # "Possible X" in the findings, withdrawn by the impression: negative.
+                units.append(Unit(kind, tuple(group), "negative", SECTIONS, True))
+                continue
+            where = ("findings",) if roll < 0.85 else ("impression",)
             units.append(Unit(kind, tuple(group), "negative", where))
         return stated, units
 
@@ -198,7 +205,7 @@ class ReportGenerator:
             and len(where) == 2
             and rng.random() < P_SHARPEN
         )
-        return [Unit(unit.kind, unit.labels, unit.state, where, sharpen)]
+        return [Unit(unit.kind, unit.labels, unit.state, where, hedged_findings=sharpen)]
 
     def _gold(self, stated: Dict[str, str]) -> Dict[str, str]:
         gold = {lab: self.schema.negative_state for lab in self.schema.labels}
@@ -309,8 +316,8 @@ class ReportGenerator:
         impression: List[str] = []
         for unit in units:
             for section in unit.sections:
-                sharpened = unit.sharpen and section == "findings"
-                state = "uncertain" if sharpened else unit.state
+                hedged = unit.hedged_findings and section == "findings"
+                state = "uncertain" if hedged else unit.state
                 clause = self._clause(rng, unit, state, section, has_prior)
                 if section == "impression":
                     impression.append(clause)
