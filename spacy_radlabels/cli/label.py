@@ -169,7 +169,7 @@ def label_cli(
                 f"To continue, run the same command with --resume:\n  {command}"
             )
         else:
-            message = f"⚠ Stopped by {stop} before any output was written."
+            message = f"⚠ Stopped by {stop}; there is no {partial} to resume."
         typer.secho(message, err=True, fg=typer.colors.YELLOW)
         raise typer.Exit(128 + stop.signum) from None
     if stats.resumed:
