@@ -36,9 +36,12 @@ def check_pipeline_path(model: Union[str, Path]) -> None:
     if not path.exists():
         if is_package(str(model)):
             return
+        siblings = sorted(path.parent.iterdir()) if path.parent.is_dir() else []
+        nearby = [str(p) for p in siblings if (p / "config.cfg").exists()][:3]
+        hint = f" Pipelines next to it: {nearby}." if nearby else ""
         raise ValueError(
             f"Pipeline '{model}' is neither a directory nor an installed package; give a "
-            "trained pipeline directory (e.g. training/model-best) or a package name."
+            f"trained pipeline directory (e.g. training/model-best) or a package name.{hint}"
         )
     if not path.is_dir():
         raise ValueError(

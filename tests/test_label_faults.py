@@ -354,6 +354,7 @@ def test_without_resume_a_partial_file_is_replaced(trained_pipeline, inputs, ref
     output.unlink()
     result = run(*label_args(trained_pipeline, inputs["small"], output, False), "--resume")
     assert result.exit_code == 0, result.output
+    assert "Nothing to resume" in result.output
     assert_same_output(output, references("small", ".jsonl"))
 
 
@@ -398,6 +399,10 @@ def test_missing_or_wrong_model_directory(tmp_path, tiny_jsonl):
     assert "no-such-model" in result.output and "model-best" in result.output
     training = tmp_path / "training"
     (training / "model-best").mkdir(parents=True)
+    (training / "model-best" / "config.cfg").touch()
+    result = run("label", training / "model-bset", tiny_jsonl, output)
+    message = " ".join(result.output.split())
+    assert result.exit_code == 1 and f"next to it: ['{training / 'model-best'}']" in message
     result = run("label", training, tiny_jsonl, output)
     assert result.exit_code == 1
     message = " ".join(result.output.split())

@@ -138,6 +138,12 @@ def label_cli(
         fail("Use --n-process 1 with --gpu-id: worker processes run on the CPU only.")
     if output_path.suffix.lower() not in (".jsonl", ".csv"):
         fail(f"{output_path}: the output must be a .jsonl or .csv file.")
+    if resume and not partial_path(output_path).exists():
+        typer.echo(
+            f"Nothing to resume ({partial_path(output_path)} does not exist): labelling from "
+            "the beginning.",
+            err=True,
+        )
     try:
         with stop_on_signals():
             nlp, pipe = load_pipeline(model, gpu_id)
