@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install the package with everything the tests and workflows need.
+# Create .venv and install the package with everything the tests and workflows need
+# (`build` lets `spacy package` make wheels).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -7,4 +8,4 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 # torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[transformers,baselines,test]"
+.venv/bin/python -m pip install -q -e ".[transformers,baselines,test]" build
