@@ -145,6 +145,7 @@ def main() -> None:
     parser.add_argument("--no-textcat", action="store_true", help="skip textcat_multilabel")
     parser.add_argument("--seed", type=int, default=0, help="seeds the dev draw")
     parser.add_argument("--log", type=Path, default=None, help="append training logs here")
+    parser.add_argument("--output", type=Path, default=None, help="keep corpora and models here")
     parser.add_argument("--gpu-id", type=int, default=-1, help="GPU to train on (-1: CPU)")
     args, rest = parser.parse_known_args()
     overrides = parse_overrides(rest)
@@ -162,8 +163,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for fold in args.folds:
             split = split_fold(records, fold, args.dev_fraction, args.seed)
-            workdir = Path(tmp) / f"fold{fold}"
-            workdir.mkdir()
+            workdir = (args.output or Path(tmp)) / f"fold{fold}"
+            workdir.mkdir(parents=True, exist_ok=True)
             results = run_fold(
                 split, labels, systems, overrides, args.max_steps, workdir, args.log, args.gpu_id
             )

@@ -147,6 +147,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None, help="a trained chest pipeline")
     parser.add_argument("--seed", type=int, default=0, help="synthetic corpus and real sample")
     parser.add_argument("--log", type=Path, default=None, help="append training logs here")
+    parser.add_argument("--output", type=Path, default=None, help="keep corpora and models here")
     parser.add_argument("--gpu-id", type=int, default=-1, help="GPU to train on (-1: CPU)")
     args, rest = parser.parse_known_args()
     overrides = parse_overrides(rest)
@@ -160,10 +161,12 @@ def main() -> None:
     rule = build_rule_baseline(schema)
     systems: Dict[str, Language] = {}
     with tempfile.TemporaryDirectory() as tmp:
+        workdir = args.output or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         if args.model is not None:
             systems["radlabels synthetic"] = spacy.load(args.model)
         else:
-            synth_dir = Path(tmp) / "synth"
+            synth_dir = workdir / "synth"
             write_corpus(schema, templates, synth_dir, n=args.n_synth, seed=args.seed, n_heldout=0)
             systems["radlabels synthetic"] = train_chest(
                 schema, synth_dir, overrides, args.max_steps, args.log, args.gpu_id
@@ -171,8 +174,8 @@ def main() -> None:
         sample = list(pool)
         random.Random(args.seed).shuffle(sample)
         for n_real in args.n_real:
-            mixed_dir = Path(tmp) / f"mixed{n_real}"
-            real = write_real(sample[:n_real], scored, schema, Path(tmp) / f"real{n_real}.spacy")
+            mixed_dir = workdir / f"mixed{n_real}"
+            real = write_real(sample[:n_real], scored, schema, workdir / f"real{n_real}.spacy")
             write_corpus(
                 schema,
                 templates,
