@@ -335,3 +335,19 @@ def test_heldout_phrasing_recombines_seen_words(templates):
                 seen |= words(pattern)
     for pattern in templates.heldout_patterns():
         assert len(words(pattern) - seen) <= 2, (pattern, words(pattern) - seen)
+
+
+def test_heldout_variants_recombine_the_labels_words(schema, templates):
+    # "subarachnoid bleed" is learnable from "subarachnoid blood" and "bleed"; "SAH" is not.
+    def words(text: str) -> set:
+        found = set(re.findall(r"[a-z]+", text.lower())) - {"of", "the", "in", "on", "and"}
+        return {w[:-1] if w.endswith("s") else w for w in found}
+
+    for label, held in templates.heldout_variants.items():
+        known = set()
+        for lab in [label] + schema.ancestors(label):
+            for variant in schema.variants(lab):
+                if variant not in held:
+                    known |= words(variant)
+        for variant in held:
+            assert words(variant) <= known, (label, variant, words(variant) - known)
