@@ -12,6 +12,10 @@ ID_KEY_HELP = (
     "JSONL key or CSV column of the record id; records without one get their line number. "
     "Example: --id-key accession"
 )
+SCHEMA_HELP = (
+    "Schema YAML file the labels must follow: stop if the pipeline was trained with other "
+    "labels or states. Example: --schema assets/schemas/head_ct.yml"
+)
 GPU_ID_HELP = "GPU to run on (claimed before the model loads); -1 for the CPU. Example: --gpu-id 0"
 
 

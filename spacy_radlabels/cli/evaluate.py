@@ -12,7 +12,7 @@ from ..io import InputError
 from ..loading import check_schema, load_pipeline
 from ..report import label_header, label_rows, summary_items, write_reports
 from . import app
-from ._common import GPU_ID_HELP, fail
+from ._common import GPU_ID_HELP, SCHEMA_HELP, fail
 
 EPILOG = """Examples:
 
@@ -53,8 +53,7 @@ def evaluate_cli(
     schema: Optional[Path] = typer.Option(
         None,
         "--schema",
-        help="Schema YAML file the labels must follow: stop if the pipeline was trained "
-        "with other labels or states. Example: --schema assets/schemas/head_ct.yml",
+        help=SCHEMA_HELP,
     ),
 ) -> None:
     """Score a pipeline against gold labels and write JSON, Markdown and HTML reports."""

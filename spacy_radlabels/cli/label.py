@@ -12,7 +12,7 @@ from ..batch import label_file, skipped_path
 from ..io import InputError, partial_path
 from ..loading import check_schema, load_pipeline
 from . import app
-from ._common import GPU_ID_HELP, ID_KEY_HELP, TEXT_KEY_HELP, fail
+from ._common import GPU_ID_HELP, ID_KEY_HELP, SCHEMA_HELP, TEXT_KEY_HELP, fail
 
 EPILOG = """Examples:
 
@@ -126,8 +126,7 @@ def label_cli(
     schema: Optional[Path] = typer.Option(
         None,
         "--schema",
-        help="Schema YAML file the labels must follow: stop if the pipeline was trained "
-        "with other labels or states. Example: --schema assets/schemas/head_ct.yml",
+        help=SCHEMA_HELP,
     ),
 ) -> None:
     """Label every report of a CSV, JSONL or .txt folder and write one record per report."""
