@@ -12,6 +12,7 @@ ID_KEY_HELP = (
     "JSONL key or CSV column of the record id; records without one get their line number. "
     "Example: --id-key accession"
 )
+MODEL_HELP = "Trained pipeline: a directory (e.g. training/model-best) or package name."
 SCHEMA_HELP = (
     "Schema YAML file the labels must follow: stop if the pipeline was trained with other "
     "labels or states. Example: --schema assets/schemas/head_ct.yml"

@@ -12,7 +12,7 @@ from ..io import InputError
 from ..loading import check_schema, load_pipeline
 from ..report import label_header, label_rows, summary_items, write_reports
 from . import app
-from ._common import GPU_ID_HELP, SCHEMA_HELP, fail
+from ._common import GPU_ID_HELP, MODEL_HELP, SCHEMA_HELP, fail
 
 EPILOG = """Examples:
 
@@ -32,9 +32,7 @@ HELP = (
 
 @app.command("evaluate", help=HELP, epilog=EPILOG)
 def evaluate_cli(
-    model: str = typer.Argument(
-        ..., help="Trained pipeline: a directory (e.g. training/model-best) or package name."
-    ),
+    model: str = typer.Argument(..., help=MODEL_HELP),
     data_path: Path = typer.Argument(
         ...,
         help="Annotated reports: a .spacy file with gold in doc._.labels (from 'convert' or "

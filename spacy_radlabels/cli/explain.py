@@ -11,7 +11,7 @@ from ..display import render
 from ..io import InputError
 from ..loading import load_pipeline
 from . import app
-from ._common import GPU_ID_HELP, ID_KEY_HELP, TEXT_KEY_HELP, fail
+from ._common import GPU_ID_HELP, ID_KEY_HELP, MODEL_HELP, TEXT_KEY_HELP, fail
 
 EPILOG = """Examples:
 
@@ -29,9 +29,7 @@ HELP = (
 
 @app.command("explain", help=HELP, epilog=EPILOG)
 def explain_cli(
-    model: str = typer.Argument(
-        ..., help="Trained pipeline: a directory (e.g. training/model-best) or package name."
-    ),
+    model: str = typer.Argument(..., help=MODEL_HELP),
     text: Optional[str] = typer.Argument(
         None, help="A report to explain; leave out and use --input for a file of reports."
     ),

@@ -12,7 +12,7 @@ from ..batch import label_file, skipped_path
 from ..io import InputError, partial_path
 from ..loading import check_schema, load_pipeline
 from . import app
-from ._common import GPU_ID_HELP, ID_KEY_HELP, SCHEMA_HELP, TEXT_KEY_HELP, fail
+from ._common import GPU_ID_HELP, ID_KEY_HELP, MODEL_HELP, SCHEMA_HELP, TEXT_KEY_HELP, fail
 
 EPILOG = """Examples:
 
@@ -67,9 +67,7 @@ def stop_on_signals() -> Iterator[None]:
 @app.command("label", help=HELP, epilog=EPILOG)
 def label_cli(
     ctx: typer.Context,
-    model: str = typer.Argument(
-        ..., help="Trained pipeline: a directory (e.g. training/model-best) or package name."
-    ),
+    model: str = typer.Argument(..., help=MODEL_HELP),
     input_path: Path = typer.Argument(
         ...,
         help="Reports to label: a .csv file (with a header line), a .jsonl file (one object "
