@@ -25,7 +25,7 @@ import random
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import spacy
 from common import (
@@ -85,47 +85,59 @@ def split_fold(
     }
 
 
-def run_fold(
-    split: Dict[str, List[Dict]],
-    labels: Sequence[str],
-    systems: Sequence[str],
-    overrides: Dict[str, object],
-    max_steps: Optional[int],
-    workdir: Path,
-    log: Optional[Path],
-    gpu_id: int,
-) -> Dict[str, Dict[str, object]]:
-    """Train and test every system on one fold.
+def write_fold(
+    split: Dict[str, List[Dict]], labels: Sequence[str], workdir: Path, per_coder: bool
+) -> Tuple[Path, Path]:
+    """Write one fold's train and dev corpora.
 
-    split (Dict[str, List[Dict]]): "train", "dev", "test" records.
+    split (Dict[str, List[Dict]]): "train", "dev" (and "test") records.
     labels (Sequence[str]): All ICD-9 codes.
-    systems (Sequence[str]): The systems to run.
-    overrides (Dict[str, object]): Config overrides from the command line.
-    max_steps (Optional[int]): Override training.max_steps.
-    workdir (Path): Scratch folder for this fold's corpora and models.
-    log (Optional[Path]): Training log file.
-    gpu_id (int): The GPU to train on, -1 for CPU.
-    RETURNS (Dict[str, Dict[str, object]]): system -> scores (and "seconds").
+    workdir (Path): The fold's folder.
+    per_coder (bool): Train on each coding company's code set (one copy of a report per
+        coder) instead of the majority; the model then estimates how likely a coder is to
+        assign a code, and its 0.5 threshold approximates the majority vote. Dev keeps the
+        majority, the gold of the challenge.
+    RETURNS (Tuple[Path, Path]): The train and dev .spacy files.
     """
     nlp = spacy.blank("en")
-    paths = {}
-    for name in ("train", "dev"):
-        texts = [r["text"] for r in split[name]]
-        golds = [binary_gold(r["codes"], labels) for r in split[name]]
-        paths[name] = write_docbin(nlp, texts, golds, workdir / f"{name}.spacy")
-    all_overrides = train_overrides(paths["train"], paths["dev"], max_steps, overrides)
-    test_texts = [r["text"] for r in split["test"]]
-    test_golds = [set(r["codes"]) for r in split["test"]]
-    results = {}
-    for system in systems:
-        start = time.perf_counter()
-        config = system_config(system, all_overrides)
-        trained = train_pipeline(config, workdir / system, log, gpu_id)
-        scores = score_positive(test_golds, predict_positive(trained, test_texts), labels)
-        scores["seconds"] = time.perf_counter() - start
-        scores["dev_micro_f"] = dev_micro_f(trained)
-        results[system] = scores
-    return results
+    train = split["train"]
+    if per_coder:
+        train = [{**r, "codes": codes} for r in train for codes in r["codes_by_coder"].values()]
+    paths = []
+    for name, records in (("train", train), ("dev", split["dev"])):
+        texts = [r["text"] for r in records]
+        golds = [binary_gold(r["codes"], labels) for r in records]
+        paths.append(write_docbin(nlp, texts, golds, workdir / f"{name}.spacy"))
+    return paths[0], paths[1]
+
+
+def test_system(
+    system: str,
+    overrides: Dict[str, object],
+    test: List[Dict],
+    labels: Sequence[str],
+    output_dir: Path,
+    log: Optional[Path],
+    gpu_id: int,
+) -> Dict[str, object]:
+    """Train one system on a fold and score it on the fold's test reports.
+
+    system (str): One of SYSTEMS.
+    overrides (Dict[str, object]): Config overrides (corpora, steps, command line).
+    test (List[Dict]): The test records.
+    labels (Sequence[str]): All ICD-9 codes.
+    output_dir (Path): Where the system's models go.
+    log (Optional[Path]): Training log file.
+    gpu_id (int): The GPU to train on, -1 for CPU.
+    RETURNS (Dict[str, object]): Scores, "seconds" and the dev micro-F1 of the best model.
+    """
+    start = time.perf_counter()
+    trained = train_pipeline(system_config(system, overrides), output_dir, log, gpu_id)
+    predicted = predict_positive(trained, [r["text"] for r in test])
+    scores = score_positive([set(r["codes"]) for r in test], predicted, labels)
+    scores["seconds"] = time.perf_counter() - start
+    scores["dev_micro_f"] = dev_micro_f(trained)
+    return scores
 
 
 def main() -> None:
@@ -140,10 +152,18 @@ def main() -> None:
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--dev-fraction", type=float, default=0.15)
     parser.add_argument("--max-steps", type=int, default=None, help="training.max_steps")
+    parser.add_argument(
+        "--eval-frequency", type=int, default=200, help="steps between dev evaluations"
+    )
     parser.add_argument("--limit", type=int, default=None, help="use the first N reports")
     parser.add_argument("--trf", action="store_true", help="also train configs/trf.cfg")
     parser.add_argument("--no-textcat", action="store_true", help="skip textcat_multilabel")
     parser.add_argument("--seed", type=int, default=0, help="seeds the dev draw")
+    parser.add_argument(
+        "--per-coder",
+        action="store_true",
+        help="train on each coder's codes (3 copies per report) instead of the majority",
+    )
     parser.add_argument("--log", type=Path, default=None, help="append training logs here")
     parser.add_argument("--output", type=Path, default=None, help="keep corpora and models here")
     parser.add_argument("--gpu-id", type=int, default=-1, help="GPU to train on (-1: CPU)")
@@ -165,9 +185,22 @@ def main() -> None:
             split = split_fold(records, fold, args.dev_fraction, args.seed)
             workdir = (args.output or Path(tmp)) / f"fold{fold}"
             workdir.mkdir(parents=True, exist_ok=True)
-            results = run_fold(
-                split, labels, systems, overrides, args.max_steps, workdir, args.log, args.gpu_id
+            train, dev = write_fold(split, labels, workdir, args.per_coder)
+            fold_overrides = train_overrides(
+                train, dev, args.max_steps, overrides, args.eval_frequency
             )
+            results = {
+                system: test_system(
+                    system,
+                    fold_overrides,
+                    split["test"],
+                    labels,
+                    workdir / system,
+                    args.log,
+                    args.gpu_id,
+                )
+                for system in systems
+            }
             sizes = {k: len(v) for k, v in split.items()}
             for system, scores in results.items():
                 per_fold[system].append(scores)

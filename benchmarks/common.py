@@ -165,7 +165,11 @@ def _has_section(config: Config, dotted: str) -> bool:
 
 
 def train_overrides(
-    train: Path, dev: Path, max_steps: Optional[int], extra: Dict[str, object]
+    train: Path,
+    dev: Path,
+    max_steps: Optional[int],
+    extra: Dict[str, object],
+    eval_frequency: Optional[int] = None,
 ) -> Dict[str, object]:
     """Build the config overrides for one training run.
 
@@ -174,12 +178,15 @@ def train_overrides(
     max_steps (Optional[int]): Override training.max_steps (and cap eval_frequency so a
         short run still evaluates and saves a best model).
     extra (Dict[str, object]): Further overrides from the command line.
+    eval_frequency (Optional[int]): Override training.eval_frequency.
     RETURNS (Dict[str, object]): The overrides.
     """
     overrides: Dict[str, object] = {"paths.train": str(train), "paths.dev": str(dev)}
+    if eval_frequency is not None:
+        overrides["training.eval_frequency"] = eval_frequency
     if max_steps is not None:
         overrides["training.max_steps"] = max_steps
-        overrides["training.eval_frequency"] = max(1, min(200, max_steps // 2))
+        overrides["training.eval_frequency"] = max(1, min(eval_frequency or 200, max_steps // 2))
     overrides.update(extra)
     return overrides
 
