@@ -4,7 +4,8 @@ The gold is computed from the plan, never parsed back from the text: every label
 a sentence gets that sentence's state, a positive (uncertain) child makes its ancestors at
 least positive (uncertain), and an unmentioned label gets the schema's not-mentioned state.
 A label of group "summary" (CheXpert's No Finding) is never stated: it is positive when no
-label of group "finding" is positive or uncertain, and its variants word a normal impression.
+label of group "finding" is positive or uncertain and no rendered sentence is marked
+`abnormal` (an abnormality no label covers), and its variants word a normal impression.
 """
 
 import random
@@ -13,7 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..schema import Schema
 from . import grammar
-from .templates import ASSERTED_STATES, SECTIONS, Family, Templates
+from .templates import ASSERTED_STATES, SECTIONS, Family, NormalSentence, Templates
 
 RANK = {"absent": 0, "negative": 0, "uncertain": 1, "positive": 2}
 # Per-report probabilities of the report's shape and of each kind of main assertion.
@@ -28,6 +29,12 @@ P_RESTATE_COMBO = 0.4
 P_SCOPE = 0.3
 P_QUESTION = 0.5
 P_HELDOUT_VARIANT = 0.5
+# Share of two-label negative groups rendered by a negative pair family ("No X to suggest
+# Y"), when the templates have one.
+P_NEGATIVE_PAIR = 0.3
+# Share of reports whose normal sentences may include ones marked `abnormal`, when the
+# templates have some (else every report with few findings would have one).
+P_ABNORMAL = 0.6
 MAIN_UNITS = (0, 1, 2, 3, 4)
 MAIN_WEIGHTS = (1, 3, 4, 3, 2)
 FILLER_WEIGHTS = (2, 3, 3, 2, 1)
@@ -94,6 +101,7 @@ class ReportGenerator:
             (f, x) for f, xs in templates.combos.items() for x in xs if not self._related(f, x)
         ]
         self.sites = {lab: templates.site_of(lab) for lab in self.labels}
+        self.negative_pairs = any(f.kind == "pair" and f.state == "negative" for f in self.families)
 
     def generate(self, rng: random.Random) -> Tuple[str, Dict[str, str]]:
         """Render one report.
@@ -104,7 +112,11 @@ class ReportGenerator:
         has_prior = rng.random() < P_PRIOR
         stated, units = self._plan(rng)
         gold = self._gold(stated)
-        return self._render(rng, units, gold, has_prior), gold
+        text, abnormal = self._render(rng, units, gold, has_prior)
+        if abnormal:
+            for summary in self.summaries:
+                gold[summary] = self.schema.negative_state
+        return text, gold
 
     # ---- planning ----
 
@@ -174,6 +186,8 @@ class ReportGenerator:
                 size = rng.randint(2, min(4, len(negatives)))
             group, negatives = negatives[:size], negatives[size:]
             kind = "coord" if size > 1 else "single"
+            if size == 2 and self.negative_pairs and rng.random() < P_NEGATIVE_PAIR:
+                kind = "pair"
             roll = rng.random()
             if kind == "single" and roll < P_RETRACT:
                 # "Possible X" in the findings, withdrawn by the impression: negative.
@@ -294,10 +308,14 @@ class ReportGenerator:
             sentences.insert(rng.randint(0, len(sentences)), question)
         return " ".join(sentences)
 
-    def _normal(self, rng: random.Random, pool, gold: Dict[str, str], k: int) -> List[str]:
+    def _normal(
+        self, rng: random.Random, pool: List[NormalSentence], gold: Dict[str, str], k: int
+    ) -> List[NormalSentence]:
         quiet = {lab for lab in self.labels if RANK[gold[lab]] == 0}
+        if any(s.abnormal for s in pool) and rng.random() >= P_ABNORMAL:
+            pool = [s for s in pool if not s.abnormal]
         usable = [
-            s.text
+            s
             for s in pool
             if (s.unless == ["all"] and len(quiet) == len(self.labels))
             or (s.unless != ["all"] and quiet.issuperset(s.unless))
@@ -343,11 +361,14 @@ class ReportGenerator:
 
     def _render(
         self, rng: random.Random, units: List[Unit], gold: Dict[str, str], has_prior: bool
-    ) -> str:
+    ) -> Tuple[str, bool]:
+        """Render the text; also say whether it holds a sentence marked abnormal."""
         style = self._style(rng)
         headers = self.templates.headers
         findings, impression = self._sections(rng, units, has_prior)
-        findings += self._normal(rng, self.templates.normal_findings, gold, rng.randint(1, 4))
+        normal = self._normal(rng, self.templates.normal_findings, gold, rng.randint(1, 4))
+        abnormal = any(s.abnormal for s in normal)
+        findings += [s.text for s in normal]
         rng.shuffle(findings)
         if not impression:
             asserted = [u for u in units if u.state != "negative" and u.kind != "coord"]
@@ -355,11 +376,14 @@ class ReportGenerator:
                 unit = rng.choice(asserted)
                 impression.append(self._clause(rng, unit, unit.state, "impression", has_prior))
             else:
-                impression = self._normal(rng, self.templates.normal_impression, gold, 1)
+                normal = self._normal(rng, self.templates.normal_impression, gold, 1)
+                impression = [s.text for s in normal]
                 summaries = [lab for lab in self.summaries if gold[lab] == "positive"]
                 if summaries and (not impression or rng.random() < P_SUMMARY_IMPRESSION):
                     variant = self._variant(rng, rng.choice(summaries))
                     impression = [grammar.capitalise(variant) + "."]
+                else:
+                    abnormal = abnormal or any(s.abnormal for s in normal)
         parts = []
         if style.title and headers["title"]:
             parts.append(rng.choice(headers["title"]))
@@ -383,7 +407,7 @@ class ReportGenerator:
             text = grammar.add_line_breaks(rng, text, style.line_breaks)
         if style.typo:
             text = grammar.add_typo(rng, text)
-        return text.upper() if style.upper else text
+        return (text.upper() if style.upper else text), abnormal
 
 
 def _numbered(sentences: Sequence[str]) -> str:

@@ -29,6 +29,7 @@ SLOT_RE = re.compile(r"\{([A-Za-z_]+)\}")
 FAMILY_KEYS = {"id", "kind", "state", "patterns", "heldout", "comparison", "labels", "sections"}
 SITE_WORD_KEYS = ("pre", "post", "sizes", "measures")
 SITE_KEYS = {"labels", "temporal", *SITE_WORD_KEYS}
+NORMAL_KEYS = {"text", "unless", "abnormal"}
 TOP_KEYS = {
     "name",
     "heldout_variants",
@@ -75,10 +76,16 @@ class Site:
 
 @dataclass
 class NormalSentence:
-    """A sentence that names no label; `unless` lists labels that must be negative."""
+    """A sentence that names no label; `unless` lists labels that must be negative.
+
+    An `abnormal` sentence reports an abnormality that no label covers (CheXpert's "other
+    findings": granuloma, emphysema, degenerative change): the report is then not normal,
+    so the schema's summary labels are not positive.
+    """
 
     text: str
     unless: List[str] = field(default_factory=list)
+    abnormal: bool = False
 
 
 @dataclass
@@ -255,10 +262,20 @@ def _parse_normal(path: Path, schema: Schema, raw: Any, where: str) -> List[Norm
             item = {"text": item}
         if not isinstance(item, dict) or not isinstance(item.get("text"), str):
             raise _fail(path, f"{where}: each entry needs a 'text' string, got {item!r}.")
+        unknown = set(item) - NORMAL_KEYS
+        if unknown:
+            raise _fail(
+                path,
+                f"{where} '{item['text']}' has unknown keys {sorted(unknown)}. "
+                f"Allowed: {sorted(NORMAL_KEYS)}.",
+            )
         unless = _strings(path, item.get("unless"), f"{where} '{item['text']}' unless")
         if unless != ["all"]:
             _known(path, schema, unless, f"{where} '{item['text']}'")
-        sentences.append(NormalSentence(item["text"], unless))
+        abnormal = item.get("abnormal", False)
+        if not isinstance(abnormal, bool):
+            raise _fail(path, f"{where} '{item['text']}': abnormal must be true or false.")
+        sentences.append(NormalSentence(item["text"], unless, abnormal))
     return sentences
 
 
