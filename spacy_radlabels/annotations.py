@@ -156,9 +156,9 @@ def label_columns(
         label = by_name.get(normalise_name(column))
         if label is None:
             raise InputError(
-                f"{path}, line 1, column '{column}': unknown label; the schema has "
-                f"{list(labels)}. Add it to the schema, or pass --ignore-column "
-                f"'{column}' if it is not a label."
+                f"{path}, line 1, column '{column}': unknown label; the known labels "
+                f"are {list(labels)}. Add it to the schema (and retrain a model), or pass "
+                f"--ignore-column '{column}' if it is not a label."
             )
         columns[column] = label
     return columns
@@ -189,7 +189,8 @@ def cells_of(
         if name not in known:
             raise InputError(
                 f"{path}, line {row.line}, key 'labels.{name}': unknown label '{name}'; "
-                f"the schema has {list(labels)}. Add it to the schema or remove it."
+                f"the known labels are {list(labels)}. Add it to the schema (and retrain a "
+                "model), or remove it."
             )
     return {name: (f"key 'labels.{name}'", value) for name, value in values.items()}
 
