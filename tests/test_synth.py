@@ -356,3 +356,58 @@ def test_heldout_variants_recombine_the_labels_words(schema, templates):
         for variant in held:
             assert words(variant) <= known, (label, variant, words(variant) - known)
             assert words(variant) - others, (label, variant, "no word of its own")
+
+
+CHEST = ROOT / "assets" / "schemas" / "chest_xray.yml"
+
+
+@pytest.fixture(scope="module")
+def chest(tmp_path_factory):
+    chest_schema = load_schema(CHEST)
+    chest_templates = load_templates(chest_schema.templates, chest_schema)
+    out = tmp_path_factory.mktemp("chest")
+    meta = write_corpus(chest_schema, chest_templates, out, n=1500, seed=3, n_heldout=0)
+    return chest_schema, chest_templates, read_jsonl(out / "train.jsonl"), meta
+
+
+def test_chest_every_label_in_every_state_in_train(chest):
+    chest_schema, _, _, meta = chest
+    counts = meta["train_label_counts"]
+    for label in chest_schema.labels:
+        states = ["positive", "absent"] if label == "no_finding" else chest_schema.states
+        for state in states:
+            assert counts[label].get(state, 0) >= 10, (label, state, counts[label])
+
+
+def test_abnormal_sentences_end_no_finding(chest):
+    # An abnormality no label covers (CheXpert's other findings) makes the report not normal.
+    _, chest_templates, records, _ = chest
+    abnormal = [s.text for s in chest_templates.normal_findings if s.abnormal]
+    with_abnormal = [r for r in records if any(text in r["text"] for text in abnormal)]
+    assert len(with_abnormal) >= 0.1 * len(records)
+    assert all(r["labels"]["no_finding"] == "absent" for r in with_abnormal)
+    normal = [r for r in records if r["labels"]["no_finding"] == "positive"]
+    assert len(normal) >= 0.05 * len(records)
+
+
+def test_negative_pairs_deny_both_labels(chest):
+    chest_schema, _, records, _ = chest
+    regexes = {lab: mention_regex(chest_schema.variants(lab)) for lab in chest_schema.labels}
+    frame = re.compile(r"(?:^|[.:]\s*)No ([^.;]+?) to suggest ([^.;]+?)\.", re.MULTILINE)
+    checked = 0
+    for record in records:
+        for match in frame.finditer(record["text"]):
+            for phrase in match.groups():
+                labels = [lab for lab, rx in regexes.items() if rx.fullmatch(phrase)]
+                for label in labels:
+                    # A parent stays positive when a child is ("no opacity to suggest
+                    # pneumonia" beside atelectasis): only the hierarchy may lift it.
+                    gold = record["labels"]
+                    if any(
+                        gold[d] in ("positive", "uncertain")
+                        for d in chest_schema.descendants(label)
+                    ):
+                        continue
+                    checked += 1
+                    assert gold[label] in ("negative", "absent"), (record, label)
+    assert checked >= 20
