@@ -34,7 +34,7 @@ P_HELDOUT_VARIANT = 0.5
 P_NEGATIVE_PAIR = 0.3
 # Share of reports whose normal sentences may include ones marked `abnormal`, when the
 # templates have some (else every report with few findings would have one).
-P_ABNORMAL = 0.6
+P_ABNORMAL = 0.45
 MAIN_UNITS = (0, 1, 2, 3, 4)
 MAIN_WEIGHTS = (1, 3, 4, 3, 2)
 FILLER_WEIGHTS = (2, 3, 3, 2, 1)
