@@ -49,7 +49,9 @@ from spacy_radlabels.synth import load_templates, write_corpus
 # far broader: every atelectasis, edema, consolidation, pneumonia and lesion is one),
 # Emphysema and Hernia (no CheXpert observation). Nodule and Mass are both lung lesions;
 # Fibrosis is pleural_other as in the CheXpert labeler's mention lists. NegBio's "normal"
-# (no MeSH finding at all) is stricter than No Finding (which allows e.g. granulomas).
+# (no MeSH finding at all) is stricter than No Finding, which the CheXpert labeler's "other
+# findings" (granuloma, emphysema, degenerative change...) end but e.g. a tortuous aorta,
+# surgical clips or a device do not.
 NEGBIO_TO_SCHEMA = {
     "normal": "no_finding",
     "Cardiomegaly": "cardiomegaly",
