@@ -15,6 +15,8 @@ to every system whose config has that setting (e.g. training.* and components.to
 reach both heads, components.radlabels.* only radlabels).
 
     python benchmarks/cmc2007.py
+    python benchmarks/cmc2007.py --no-textcat --components.radlabels.class_weights \
+        '{"positive": 3.0}'
     python benchmarks/cmc2007.py --trf --gpu-id 0
     python benchmarks/cmc2007.py --training.dropout 0.2 \\
         --components.radlabels.model.hidden_size 128
@@ -151,7 +153,12 @@ def main() -> None:
     )
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--dev-fraction", type=float, default=0.15)
-    parser.add_argument("--max-steps", type=int, default=None, help="training.max_steps")
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        default=1500,
+        help="training.max_steps (1,500 steps are ~150 epochs of the ~660 training reports)",
+    )
     parser.add_argument(
         "--eval-frequency", type=int, default=200, help="steps between dev evaluations"
     )
