@@ -104,3 +104,14 @@ def test_throughput_times_every_pipeline(openi_file):
               str(ROOT / "assets" / "schemas" / "chest_xray.yml"))  # fmt: skip
     for name in ("radlabels", "textcat_multilabel", "rule_baseline"):
         assert f"| {name} " in out
+
+
+def test_label_throughput_labels_every_report(trained_pipeline):
+    out = run("label_throughput.py", str(trained_pipeline), "--n", "30", "--n-process", "1")
+    assert "30 reports" in out
+    assert "--n-process 1: " in out and "reports/s net of startup" in out
+
+
+def test_synth_speed_reports_its_rate():
+    out = run("synth_speed.py", "60")
+    assert "60 reports generated, tokenized and written" in out
