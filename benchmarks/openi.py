@@ -78,17 +78,22 @@ def mapped_gold(record: Dict) -> Set[str]:
     return {NEGBIO_TO_SCHEMA[label] for label in record["positive"] if label in NEGBIO_TO_SCHEMA}
 
 
-def write_real(records: Sequence[Dict], scored: Sequence[str], schema: Schema, path: Path) -> Path:
+def write_real(
+    records: Sequence[Dict], scored: Sequence[str], schema: Schema, path: Path, real_gold: str
+) -> Path:
     """Write real reports with gold for the scored labels, as `radlabels convert` would.
 
-    A scored label is positive when indexed and the schema's not-mentioned state otherwise
-    (the gold cannot tell negative from unmentioned); other labels are left unannotated,
-    so they are masked in the loss.
+    An indexed label is positive. A scored label that is not indexed gets the schema's
+    not-mentioned state with real_gold "absent", and no gold with "positive-only" (the
+    index cannot tell negative, hedged and unmentioned apart). Labels NegBio has no
+    counterpart for are left unannotated. Unannotated labels are masked in the loss; a
+    report left with no gold at all (positive-only, nothing indexed) is not written.
 
     records (Sequence[Dict]): openi.jsonl records.
     scored (Sequence[str]): The schema labels NegBio's gold maps to.
     schema (Schema): The chest schema.
     path (Path): The .spacy file to write.
+    real_gold (str): "absent" or "positive-only".
     RETURNS (Path): The path.
     """
     nlp = spacy.blank("en")
@@ -97,9 +102,12 @@ def write_real(records: Sequence[Dict], scored: Sequence[str], schema: Schema, p
         doc = nlp.make_doc(record["text"])
         gold = mapped_gold(record)
         doc._.labels = {
-            label: "positive" if label in gold else schema.negative_state for label in scored
+            label: "positive" if label in gold else schema.negative_state
+            for label in scored
+            if label in gold or real_gold == "absent"
         }
-        doc_bin.add(doc)
+        if doc._.labels:
+            doc_bin.add(doc)
     doc_bin.to_disk(path)
     return path
 
@@ -144,6 +152,12 @@ def main() -> None:
     parser.add_argument("--n-synth", type=int, default=10000, help="synthetic train+dev reports")
     parser.add_argument("--n-real", type=int, nargs="*", default=[300], help="real reports")
     parser.add_argument("--real-ratio", type=float, default=0.3, help="real share of train")
+    parser.add_argument(
+        "--real-gold",
+        choices=["absent", "positive-only"],
+        default="absent",
+        help="gold of a scored label the real report is not indexed for (see write_real)",
+    )
     parser.add_argument("--max-steps", type=int, default=None, help="training.max_steps")
     parser.add_argument("--limit", type=int, default=None, help="use the first N reports")
     parser.add_argument("--model", type=Path, default=None, help="a trained chest pipeline")
@@ -177,7 +191,9 @@ def main() -> None:
         random.Random(args.seed).shuffle(sample)
         for n_real in args.n_real:
             mixed_dir = workdir / f"mixed{n_real}"
-            real = write_real(sample[:n_real], scored, schema, workdir / f"real{n_real}.spacy")
+            real = write_real(
+                sample[:n_real], scored, schema, workdir / f"real{n_real}.spacy", args.real_gold
+            )
             write_corpus(
                 schema,
                 templates,

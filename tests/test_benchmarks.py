@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
+import spacy
 
 ROOT = Path(__file__).parent.parent
 BENCHMARKS = ROOT / "benchmarks"
@@ -115,3 +116,33 @@ def test_label_throughput_labels_every_report(trained_pipeline):
 def test_synth_speed_reports_its_rate():
     out = run("synth_speed.py", "60")
     assert "60 reports generated, tokenized and written" in out
+
+
+@pytest.mark.parametrize(
+    "real_gold,expected",
+    [
+        (
+            "absent",
+            [
+                {"cardiomegaly": "positive", "pleural_effusion": "absent"},
+                {"cardiomegaly": "absent", "pleural_effusion": "absent"},
+            ],
+        ),
+        ("positive-only", [{"cardiomegaly": "positive"}]),
+    ],
+)
+def test_openi_real_gold_modes(monkeypatch, tmp_path, real_gold, expected):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import openi
+    from spacy.tokens import DocBin
+
+    from spacy_radlabels.schema import load_schema
+
+    schema = load_schema(ROOT / "assets" / "schemas" / "chest_xray.yml")
+    records = [{"text": "Cardiomegaly.", "positive": ["Cardiomegaly"]},
+               {"text": "Hiatal hernia.", "positive": ["Hernia"]}]  # fmt: skip
+    scored = ["cardiomegaly", "pleural_effusion"]
+    path = openi.write_real(records, scored, schema, tmp_path / "real.spacy", real_gold)
+    nlp = spacy.blank("en")
+    docs = list(DocBin().from_disk(path).get_docs(nlp.vocab))
+    assert [doc._.labels for doc in docs] == expected
