@@ -15,14 +15,13 @@ to every system whose config has that setting (e.g. training.* and components.to
 reach both heads, components.radlabels.* only radlabels).
 
     python benchmarks/cmc2007.py
-    python benchmarks/cmc2007.py --no-textcat --components.radlabels.class_weights \
+    python benchmarks/cmc2007.py --no-textcat --components.radlabels.class_weights \\
         '{"positive": 3.0}'
     python benchmarks/cmc2007.py --trf --gpu-id 0
     python benchmarks/cmc2007.py --training.dropout 0.2 \\
         --components.radlabels.model.hidden_size 128
 """
 
-import argparse
 import random
 import tempfile
 import time
@@ -47,6 +46,7 @@ from common import (
     textcat_config,
     train_overrides,
     train_pipeline,
+    training_parser,
     write_docbin,
 )
 from thinc.api import Config
@@ -143,14 +143,7 @@ def test_system(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False,
-    )
-    parser.add_argument(
-        "--data", type=Path, default=DATA / "cmc2007" / "cmc2007.jsonl", help="cmc2007.jsonl"
-    )
+    parser = training_parser(__doc__, DATA / "cmc2007" / "cmc2007.jsonl")
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--dev-fraction", type=float, default=0.15)
     parser.add_argument(
@@ -171,9 +164,6 @@ def main() -> None:
         action="store_true",
         help="train on each coder's codes (3 copies per report) instead of the majority",
     )
-    parser.add_argument("--log", type=Path, default=None, help="append training logs here")
-    parser.add_argument("--output", type=Path, default=None, help="keep corpora and models here")
-    parser.add_argument("--gpu-id", type=int, default=-1, help="GPU to train on (-1: CPU)")
     args, rest = parser.parse_known_args()
     overrides = parse_overrides(rest)
     records = read_jsonl(args.data, args.limit)

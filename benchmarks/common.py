@@ -4,6 +4,7 @@ The benchmarks read research data from `../shared/data` (relative to the reposit
 never copy it: every script takes the data path as an argument.
 """
 
+import argparse
 import io
 import json
 import statistics
@@ -303,6 +304,26 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> Non
     )
     for row in cells:
         print(line(row))
+
+
+def training_parser(description: str, data: Path) -> argparse.ArgumentParser:
+    """An argument parser with the options every training benchmark shares.
+
+    description (str): The script's docstring.
+    data (Path): The default data file.
+    RETURNS (argparse.ArgumentParser): The parser; `--section.key value` pairs are left
+        for parse_known_args and parse_overrides.
+    """
+    parser = argparse.ArgumentParser(
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument("--data", type=Path, default=data, help=data.name)
+    parser.add_argument("--log", type=Path, default=None, help="append training logs here")
+    parser.add_argument("--output", type=Path, default=None, help="keep corpora and models here")
+    parser.add_argument("--gpu-id", type=int, default=-1, help="GPU to train on (-1: CPU)")
+    return parser
 
 
 def parse_overrides(args: Sequence[str]) -> Dict[str, object]:

@@ -18,7 +18,6 @@ not scored. "positive" is the radlabels state; "uncertain" does not count.
     python benchmarks/openi.py --model training/chest/model-best --n-real 100 300
 """
 
-import argparse
 import random
 import tempfile
 from pathlib import Path
@@ -37,6 +36,7 @@ from common import (
     score_positive,
     train_overrides,
     train_pipeline,
+    training_parser,
 )
 from rule_baseline import build_rule_baseline, positive_labels
 from spacy.language import Language
@@ -140,14 +140,7 @@ def train_chest(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False,
-    )
-    parser.add_argument(
-        "--data", type=Path, default=DATA / "openi" / "openi.jsonl", help="openi.jsonl"
-    )
+    parser = training_parser(__doc__, DATA / "openi" / "openi.jsonl")
     parser.add_argument("--schema", type=Path, default=SCHEMA, help="the chest schema")
     parser.add_argument("--n-synth", type=int, default=10000, help="synthetic train+dev reports")
     parser.add_argument("--n-real", type=int, nargs="*", default=[300], help="real reports")
@@ -162,9 +155,6 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="use the first N reports")
     parser.add_argument("--model", type=Path, default=None, help="a trained chest pipeline")
     parser.add_argument("--seed", type=int, default=0, help="synthetic corpus and real sample")
-    parser.add_argument("--log", type=Path, default=None, help="append training logs here")
-    parser.add_argument("--output", type=Path, default=None, help="keep corpora and models here")
-    parser.add_argument("--gpu-id", type=int, default=-1, help="GPU to train on (-1: CPU)")
     args, rest = parser.parse_known_args()
     overrides = parse_overrides(rest)
     schema = load_schema(args.schema)
