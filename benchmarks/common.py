@@ -183,11 +183,11 @@ def train_overrides(
     RETURNS (Dict[str, object]): The overrides.
     """
     overrides: Dict[str, object] = {"paths.train": str(train), "paths.dev": str(dev)}
-    if eval_frequency is not None:
-        overrides["training.eval_frequency"] = eval_frequency
     if max_steps is not None:
         overrides["training.max_steps"] = max_steps
-        overrides["training.eval_frequency"] = max(1, min(eval_frequency or 200, max_steps // 2))
+        eval_frequency = max(1, min(eval_frequency or 200, max_steps // 2))
+    if eval_frequency is not None:
+        overrides["training.eval_frequency"] = eval_frequency
     overrides.update(extra)
     return overrides
 
