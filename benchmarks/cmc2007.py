@@ -54,14 +54,15 @@ from thinc.api import Config
 SYSTEMS = ("radlabels-cpu", "textcat_multilabel", "radlabels-trf")
 
 
-def system_config(system: str, overrides: Dict[str, object]) -> Config:
+def system_config(system: str, overrides: Dict[str, object], cpu_config: Path) -> Config:
     """Load the training config of one system.
 
     system (str): One of SYSTEMS.
     overrides (Dict[str, object]): Dotted overrides (paths, steps, command-line settings).
+    cpu_config (Path): The tok2vec config of radlabels-cpu and textcat_multilabel.
     RETURNS (Config): The config, not interpolated; labels come from the gold.
     """
-    path = TRF_CONFIG if system == "radlabels-trf" else CPU_CONFIG
+    path = TRF_CONFIG if system == "radlabels-trf" else cpu_config
     config = radlabels_config(path, overrides, BINARY_STATES)
     return textcat_config(config) if system == "textcat_multilabel" else config
 
@@ -121,6 +122,7 @@ def test_system(
     output_dir: Path,
     log: Optional[Path],
     gpu_id: int,
+    cpu_config: Path,
 ) -> Dict[str, object]:
     """Train one system on a fold and score it on the fold's test reports.
 
@@ -131,10 +133,11 @@ def test_system(
     output_dir (Path): Where the system's models go.
     log (Optional[Path]): Training log file.
     gpu_id (int): The GPU to train on, -1 for CPU.
+    cpu_config (Path): The tok2vec config of radlabels-cpu and textcat_multilabel.
     RETURNS (Dict[str, object]): Scores, "seconds" and the dev micro-F1 of the best model.
     """
     start = time.perf_counter()
-    trained = train_pipeline(system_config(system, overrides), output_dir, log, gpu_id)
+    trained = train_pipeline(system_config(system, overrides, cpu_config), output_dir, log, gpu_id)
     predicted = predict_positive(trained, [r["text"] for r in test])
     scores = score_positive([set(r["codes"]) for r in test], predicted, labels)
     scores["seconds"] = time.perf_counter() - start
@@ -144,6 +147,12 @@ def test_system(
 
 def main() -> None:
     parser = training_parser(__doc__, DATA / "cmc2007" / "cmc2007.jsonl")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=CPU_CONFIG,
+        help="config of radlabels-cpu, whose tok2vec textcat_multilabel shares",
+    )
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--dev-fraction", type=float, default=0.15)
     parser.add_argument(
@@ -195,6 +204,7 @@ def main() -> None:
                     workdir / system,
                     args.log,
                     args.gpu_id,
+                    args.config,
                 )
                 for system in systems
             }
