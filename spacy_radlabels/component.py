@@ -338,9 +338,11 @@ class RadLabels(TrainablePipe):
     def _check_upstream(self, nlp: Language) -> None:
         """Fail early when a listener's tok2vec/transformer is missing or comes later."""
         upstream = getattr(self.model.get_ref("tok2vec"), "upstream_name", None)
-        if upstream is None or self.name not in nlp.pipe_names:
+        # component_names keeps frozen and sourced pipes, which `spacy train` disables here.
+        names = nlp.component_names
+        if upstream is None or self.name not in names:
             return
-        earlier = nlp.pipe_names[: nlp.pipe_names.index(self.name)]
+        earlier = names[: names.index(self.name)]
         wanted = upstream if upstream != "*" else "a tok2vec or transformer"
         found = upstream in earlier or (
             upstream == "*"
@@ -351,7 +353,7 @@ class RadLabels(TrainablePipe):
         if not found:
             raise ValueError(
                 f"radlabels listens to {wanted!r}, but no such component comes before it in "
-                f"the pipeline {nlp.pipe_names}. Put {wanted!r} first in [nlp] pipeline, or "
+                f"the pipeline {names}. Put {wanted!r} first in [nlp] pipeline, or "
                 "give radlabels its own inline tok2vec."
             )
 

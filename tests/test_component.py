@@ -179,21 +179,38 @@ def test_hierarchy_with_unknown_label_is_an_error(reports):
         train_blank(reports, n_iter=1, hierarchy={"infarct": "stroke"})
 
 
+LISTENER_CONFIG = {
+    "model": {
+        "@architectures": "spacy-radlabels.PerLabelAttention.v1",
+        "tok2vec": {
+            "@architectures": "spacy.Tok2VecListener.v1",
+            "width": 96,
+            "upstream": "tok2vec",
+        },
+    }
+}
+
+
 def test_listener_before_its_tok2vec_is_an_error():
     nlp = spacy.blank("en")
-    config = {
-        "model": {
-            "@architectures": "spacy-radlabels.PerLabelAttention.v1",
-            "tok2vec": {
-                "@architectures": "spacy.Tok2VecListener.v1",
-                "width": 96,
-                "upstream": "tok2vec",
-            },
-        }
-    }
-    nlp.add_pipe("radlabels", config=config)
+    nlp.add_pipe("radlabels", config=LISTENER_CONFIG)
     nlp.add_pipe("tok2vec")
     ref = nlp.make_doc("No mass.")
     ref._.labels = {"mass": "negative"}
     with pytest.raises(ValueError, match="before it in the pipeline"):
         nlp.initialize(lambda: [Example(nlp.make_doc("No mass."), ref)])
+
+
+def test_listener_finds_a_frozen_or_sourced_tok2vec():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("tok2vec")
+    nlp.add_pipe("radlabels", config=LISTENER_CONFIG)
+    ref = nlp.make_doc("No mass.")
+    ref._.labels = {"mass": "negative"}
+    nlp.initialize(lambda: [Example(nlp.make_doc("No mass."), ref)])
+    # `spacy train` initializes with frozen and sourced components disabled.
+    with nlp.select_pipes(disable=["tok2vec"]):
+        nlp.get_pipe("radlabels").initialize(
+            lambda: [Example(nlp.make_doc("No mass."), ref)], nlp=nlp
+        )
+    assert set(nlp("No mass.")._.labels) == {"mass"}
