@@ -5,8 +5,9 @@ into train and a dev set (`--dev-fraction` of them, seeded) used only to pick th
 checkpoint by micro-F1. A code is a positive-only label: "positive" when coded, "negative"
 otherwise (states ["positive", "negative"]). Systems:
 
-- radlabels-cpu: configs/cpu.cfg.
-- textcat_multilabel: configs/cpu.cfg with the radlabels head swapped for spaCy's
+- radlabels-cpu: configs/cpu.cfg (or --config); with --tok2vec-from its tok2vec starts
+  from a trained pipeline's, e.g. the chest model trained on synthetic reports.
+- textcat_multilabel: the same config and tok2vec start, with the radlabels head swapped for spaCy's
   TextCatReduce over the same tok2vec; a code is set when its score >= 0.5.
 - radlabels-trf: configs/trf.cfg, only with --trf (slow without a GPU).
 
@@ -17,6 +18,7 @@ reach both heads, components.radlabels.* only radlabels).
     python benchmarks/cmc2007.py
     python benchmarks/cmc2007.py --no-textcat --components.radlabels.class_weights \\
         '{"positive": 3.0}'
+    python benchmarks/cmc2007.py --tok2vec-from training/chest-cpu/model-best
     python benchmarks/cmc2007.py --trf --gpu-id 0
     python benchmarks/cmc2007.py --training.dropout 0.2 \\
         --components.radlabels.model.hidden_size 128
@@ -43,6 +45,7 @@ from common import (
     radlabels_config,
     read_jsonl,
     score_positive,
+    source_tok2vec,
     textcat_config,
     train_overrides,
     train_pipeline,
@@ -54,16 +57,23 @@ from thinc.api import Config
 SYSTEMS = ("radlabels-cpu", "textcat_multilabel", "radlabels-trf")
 
 
-def system_config(system: str, overrides: Dict[str, object], cpu_config: Path) -> Config:
+def system_config(
+    system: str, overrides: Dict[str, object], cpu_config: Path, tok2vec_from: Optional[Path]
+) -> Config:
     """Load the training config of one system.
 
     system (str): One of SYSTEMS.
     overrides (Dict[str, object]): Dotted overrides (paths, steps, command-line settings).
     cpu_config (Path): The tok2vec config of radlabels-cpu and textcat_multilabel.
+    tok2vec_from (Optional[Path]): A trained pipeline whose tok2vec radlabels-cpu and
+        textcat_multilabel start from.
     RETURNS (Config): The config, not interpolated; labels come from the gold.
     """
-    path = TRF_CONFIG if system == "radlabels-trf" else cpu_config
-    config = radlabels_config(path, overrides, BINARY_STATES)
+    if system == "radlabels-trf":
+        return radlabels_config(TRF_CONFIG, overrides, BINARY_STATES)
+    config = radlabels_config(cpu_config, overrides, BINARY_STATES)
+    if tok2vec_from is not None:
+        config = source_tok2vec(config, tok2vec_from)
     return textcat_config(config) if system == "textcat_multilabel" else config
 
 
@@ -115,29 +125,25 @@ def write_fold(
 
 
 def test_system(
-    system: str,
-    overrides: Dict[str, object],
+    config: Config,
     test: List[Dict],
     labels: Sequence[str],
     output_dir: Path,
     log: Optional[Path],
     gpu_id: int,
-    cpu_config: Path,
 ) -> Dict[str, object]:
     """Train one system on a fold and score it on the fold's test reports.
 
-    system (str): One of SYSTEMS.
-    overrides (Dict[str, object]): Config overrides (corpora, steps, command line).
+    config (Config): The system's training config, with the fold's corpora.
     test (List[Dict]): The test records.
     labels (Sequence[str]): All ICD-9 codes.
     output_dir (Path): Where the system's models go.
     log (Optional[Path]): Training log file.
     gpu_id (int): The GPU to train on, -1 for CPU.
-    cpu_config (Path): The tok2vec config of radlabels-cpu and textcat_multilabel.
     RETURNS (Dict[str, object]): Scores, "seconds" and the dev micro-F1 of the best model.
     """
     start = time.perf_counter()
-    trained = train_pipeline(system_config(system, overrides, cpu_config), output_dir, log, gpu_id)
+    trained = train_pipeline(config, output_dir, log, gpu_id)
     predicted = predict_positive(trained, [r["text"] for r in test])
     scores = score_positive([set(r["codes"]) for r in test], predicted, labels)
     scores["seconds"] = time.perf_counter() - start
@@ -152,6 +158,13 @@ def main() -> None:
         type=Path,
         default=CPU_CONFIG,
         help="config of radlabels-cpu, whose tok2vec textcat_multilabel shares",
+    )
+    parser.add_argument(
+        "--tok2vec-from",
+        type=Path,
+        default=None,
+        help="a trained pipeline (e.g. the synthetic chest model) whose tok2vec radlabels-cpu "
+        "and textcat_multilabel start from",
     )
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--dev-fraction", type=float, default=0.15)
@@ -197,14 +210,12 @@ def main() -> None:
             )
             results = {
                 system: test_system(
-                    system,
-                    fold_overrides,
+                    system_config(system, fold_overrides, args.config, args.tok2vec_from),
                     split["test"],
                     labels,
                     workdir / system,
                     args.log,
                     args.gpu_id,
-                    args.config,
                 )
                 for system in systems
             }

@@ -120,6 +120,27 @@ def textcat_config(config: Config) -> Config:
     return config
 
 
+def source_tok2vec(config: Config, pipeline: Path) -> Config:
+    """Start the shared tok2vec from a trained pipeline's, e.g. a model of synthetic reports.
+
+    The component is sourced with its weights and trained further; the listener takes the
+    sourced tok2vec's width.
+
+    config (Config): A cpu.cfg-style config with `tok2vec` and `radlabels` (not
+        interpolated); apply before `textcat_config`, which copies the listener.
+    pipeline (Path): A trained pipeline with a `tok2vec` component.
+    RETURNS (Config): A copy that sources `tok2vec` from the pipeline.
+    """
+    source = spacy.util.load_config(pipeline / "config.cfg", interpolate=True)
+    if "tok2vec" not in source["components"]:
+        raise SystemExit(f"{pipeline}: the pipeline has no tok2vec component to start from.")
+    config = Config(config).copy()
+    config["components"]["tok2vec"] = {"source": str(pipeline)}
+    listener = config["components"]["radlabels"]["model"]["tok2vec"]
+    listener["width"] = source["components"]["tok2vec"]["model"]["encode"]["width"]
+    return config
+
+
 def radlabels_config(
     path: Path,
     overrides: Dict[str, object],

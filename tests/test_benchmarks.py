@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
+import numpy
 import pytest
 import spacy
 
@@ -82,13 +83,28 @@ def run(script: str, *args: str) -> str:
     return result.stdout
 
 
-def test_cmc2007_cross_validation_prints_every_system(cmc_file):
+def test_cmc2007_cross_validation_prints_every_system(cmc_file, tmp_path):
     out = run("cmc2007.py", "--data", str(cmc_file), "--folds", "0", "--max-steps", "3",
-              "--trf", "--training.dropout", "0.2")  # fmt: skip
+              "--trf", "--training.dropout", "0.2", "--output", str(tmp_path))  # fmt: skip
     assert "40 reports, 3 codes, folds [0]" in out
     for system in ("radlabels-cpu", "textcat_multilabel", "radlabels-trf"):
         assert f"| {system}" in out
     assert "micro-F1 per fold" in out
+    # With a zero learning rate, both tok2vec systems keep the weights they started from.
+    start = tmp_path / "fold0" / "radlabels-cpu" / "model-best"
+    run("cmc2007.py", "--data", str(cmc_file), "--folds", "1", "--max-steps", "3",
+        "--tok2vec-from", str(start), "--output", str(tmp_path / "sourced"),
+        "--training.optimizer.learn_rate", "0", "--training.optimizer.L2", "0")  # fmt: skip
+    expected = tok2vec_weights(start)
+    for system in ("radlabels-cpu", "textcat_multilabel"):
+        weights = tok2vec_weights(tmp_path / "sourced" / "fold1" / system / "model-best")
+        assert len(weights) == len(expected)
+        assert all(numpy.array_equal(a, b) for a, b in zip(weights, expected)), system
+
+
+def tok2vec_weights(pipeline: Path) -> List[numpy.ndarray]:
+    model = spacy.load(pipeline).get_pipe("tok2vec").model
+    return [node.get_param(name) for node in model.walk() for name in node.param_names]
 
 
 def test_openi_compares_rule_baseline_and_models(openi_file):
