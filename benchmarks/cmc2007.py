@@ -7,8 +7,8 @@ otherwise (states ["positive", "negative"]). Systems:
 
 - radlabels-cpu: configs/cpu.cfg (or --config); with --tok2vec-from its tok2vec starts
   from a trained pipeline's, e.g. the chest model trained on synthetic reports.
-- textcat_multilabel: the same config and tok2vec start, with the radlabels head swapped for spaCy's
-  TextCatReduce over the same tok2vec; a code is set when its score >= 0.5.
+- textcat_multilabel: the same config and tok2vec start, with the radlabels head swapped
+  for spaCy's TextCatReduce over the same tok2vec; a code is set when its score >= 0.5.
 - radlabels-trf: configs/trf.cfg, only with --trf (slow without a GPU).
 
 Extra `--section.key value` arguments override the config as in `spacy train`; they apply

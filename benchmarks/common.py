@@ -131,6 +131,11 @@ def source_tok2vec(config: Config, pipeline: Path) -> Config:
     pipeline (Path): A trained pipeline with a `tok2vec` component.
     RETURNS (Config): A copy that sources `tok2vec` from the pipeline.
     """
+    if not (pipeline / "config.cfg").exists():
+        raise SystemExit(
+            f"{pipeline}: not a trained pipeline (no config.cfg). Give a model directory, "
+            "e.g. training/chest-cpu/model-best from `spacy project run chest`."
+        )
     source = spacy.util.load_config(pipeline / "config.cfg", interpolate=True)
     if "tok2vec" not in source["components"]:
         raise SystemExit(f"{pipeline}: the pipeline has no tok2vec component to start from.")
