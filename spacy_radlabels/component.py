@@ -113,11 +113,7 @@ class RadLabels(TrainablePipe):
         class_weights (Optional[Dict[str, float]]): Loss weight per gold state.
         scorer (Optional[Callable]): The scoring method.
         """
-        if len(states) < 2 or len(set(states)) != len(states):
-            raise ValueError(f"radlabels needs two or more distinct states, got {list(states)}.")
-        unknown = sorted(set(class_weights or {}) - set(states))
-        if unknown:
-            raise ValueError(f"class_weights name unknown states {unknown}; states: {states}.")
+        _check_states(states, class_weights)
         install_extensions()
         self.vocab = vocab
         self.model = model
@@ -287,8 +283,9 @@ class RadLabels(TrainablePipe):
         nlp: Optional[Language] = None,
         labels: Optional[Iterable[str]] = None,
         hierarchy: Optional[Dict[str, str]] = None,
+        states: Optional[Sequence[str]] = None,
     ) -> None:
-        """Initialize the component for training: labels, hierarchy and model weights.
+        """Initialize the component for training: labels, states, hierarchy and weights.
 
         get_examples (Callable[[], Iterable[Example]]): Returns a representative sample of
             examples with gold in `reference._.labels`.
@@ -297,10 +294,14 @@ class RadLabels(TrainablePipe):
             labels added with `add_label`, then every other label in the examples' gold.
         hierarchy (Optional[Dict[str, str]]): Child label -> parent label; overrides the
             factory setting.
+        states (Optional[Sequence[str]]): The states, e.g. from a schema; overrides the
+            factory setting, so a schema with an `absent` state trains with any config.
         """
         validate_get_examples(get_examples, "RadLabels.initialize")
         if nlp is not None:
             self._check_upstream(nlp)
+        if states is not None:
+            self.cfg["states"] = list(_check_states(states, self.cfg["class_weights"]))
         if labels is None:
             seen = set()
             for i, eg in enumerate(get_examples()):
@@ -325,11 +326,14 @@ class RadLabels(TrainablePipe):
                         f"is not a label. Labels: {list(self.labels)}."
                     )
         output_layer = self.model.get_ref("output_layer")
-        if output_layer.has_param("Wo") and output_layer.get_dim("nL") != len(self.labels):
-            raise ValueError(
-                f"radlabels was already initialized with {output_layer.get_dim('nL')} labels "
-                f"and cannot be resized to {list(self.labels)}: add a new component instead."
-            )
+        if output_layer.has_param("Wo"):
+            for dim, names in (("nL", self.labels), ("nS", self.states)):
+                if output_layer.get_dim(dim) != len(names):
+                    raise ValueError(
+                        f"radlabels was already initialized with {output_layer.get_dim(dim)} "
+                        f"{'labels' if dim == 'nL' else 'states'} and cannot be resized to "
+                        f"{list(names)}: add a new component instead."
+                    )
         output_layer.set_dim("nL", len(self.labels), force=True)
         output_layer.set_dim("nS", len(self.states), force=True)
         sample = [eg.x for eg in islice(get_examples(), 10)]
@@ -356,6 +360,17 @@ class RadLabels(TrainablePipe):
                 f"the pipeline {names}. Put {wanted!r} first in [nlp] pipeline, or "
                 "give radlabels its own inline tok2vec."
             )
+
+
+def _check_states(
+    states: Sequence[str], class_weights: Optional[Dict[str, float]]
+) -> Sequence[str]:
+    if len(states) < 2 or len(set(states)) != len(states):
+        raise ValueError(f"radlabels needs two or more distinct states, got {list(states)}.")
+    unknown = sorted(set(class_weights or {}) - set(states))
+    if unknown:
+        raise ValueError(f"class_weights name unknown states {unknown}; states: {list(states)}.")
+    return states
 
 
 def _check_label(label: Any) -> str:

@@ -318,3 +318,13 @@ def schema_hierarchy(path: Optional[Union[str, Path]]) -> Optional[Dict[str, str
     RETURNS (Optional[Dict[str, str]]): child label -> parent label, or None without a schema.
     """
     return load_schema(path).hierarchy if path is not None else None
+
+
+@registry.misc("spacy-radlabels.schema_states.v1")
+def schema_states(path: Optional[Union[str, Path]]) -> Optional[List[str]]:
+    """Read the states of a schema file, for `[initialize.components...states]`.
+
+    path (Optional[Union[str, Path]]): The schema file; None keeps the component's setting.
+    RETURNS (Optional[List[str]]): The states in file order, or None without a schema.
+    """
+    return list(load_schema(path).states) if path is not None else None

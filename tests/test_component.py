@@ -164,6 +164,32 @@ def test_four_states_and_class_weights(reports):
     assert set(doc._.label_scores["mass"]) == {"positive", "uncertain", "negative", "absent"}
 
 
+def test_states_from_initialize_replace_the_factory_setting(reports, tmp_path):
+    """A schema's states given at initialize (as the configs do) train without a config edit."""
+    nlp = spacy.blank("en")
+    pipe = nlp.add_pipe("radlabels")
+    ref = nlp.make_doc("No mass.")
+    ref._.labels = {"mass": "absent"}
+    examples = [Example(nlp.make_doc("No mass."), ref)]
+    four = ["positive", "uncertain", "negative", "absent"]
+    with pytest.raises(GoldError, match="absent"):
+        nlp.initialize(lambda: examples)
+    nlp = spacy.blank("en")
+    pipe = nlp.add_pipe("radlabels")
+    nlp.config["initialize"]["components"]["radlabels"] = {"states": four}
+    nlp.initialize(lambda: examples)
+    nlp.update(examples)
+    assert pipe.states == tuple(four)
+    nlp.to_disk(tmp_path)
+    loaded = spacy.load(tmp_path)
+    assert loaded.get_pipe("radlabels").states == tuple(four)
+    assert set(loaded("No mass.")._.label_scores["mass"]) == set(four)
+    with pytest.raises(ValueError, match="cannot be resized"):
+        pipe.initialize(lambda: examples, states=["positive", "negative", "absent"])
+    with pytest.raises(ValueError, match="two or more distinct states"):
+        nlp.add_pipe("radlabels", name="other").initialize(lambda: examples, states=["absent"])
+
+
 def test_hierarchy_raises_parent(reports):
     nlp = train_blank(reports, n_iter=40, hierarchy={"infarct": "haemorrhage"})
     doc = nlp("There is an acute infarct. No haemorrhage.")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from spacy.cli._util import parse_config_overrides
-from spacy.util import load_config
+from spacy.util import load_config, registry
 from weasel.util import load_project_config
 
 from spacy_radlabels.schema import load_schema
@@ -39,8 +39,10 @@ def test_train_commands_give_the_component_every_state_of_their_schema(overrides
             # Only the dotted config overrides; --output and --gpu-id are train's own options.
             pairs = list(zip(args[5::2], args[6::2]))
             settings = parse_config_overrides([x for pair in pairs if "." in pair[0] for x in pair])
-            train_config = load_config(ROOT / args[4], overrides=settings, interpolate=False)
-            states = train_config["components"]["radlabels"]["states"]
+            train_config = load_config(ROOT / args[4], overrides=settings, interpolate=True)
+            # `spacy train` passes [initialize.components.radlabels] to the component.
+            init = registry.resolve(train_config["initialize"]["components"]["radlabels"])
+            states = init.get("states") or train_config["components"]["radlabels"]["states"]
             schema = load_schema(ROOT / settings["paths.schema"])
             missing = set(schema.states) - set(states)
             assert not missing, f"{command['name']}: states {states} lack {missing}"

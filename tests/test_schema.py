@@ -124,8 +124,10 @@ def test_hierarchy_helpers(head_ct):
 def test_registered_misc_functions_read_the_schema(head_ct):
     labels = registry.misc.get("spacy-radlabels.schema_labels.v1")(str(HEAD_CT))
     hierarchy = registry.misc.get("spacy-radlabels.schema_hierarchy.v1")(str(HEAD_CT))
+    states = registry.misc.get("spacy-radlabels.schema_states.v1")(str(HEAD_CT))
     assert labels == head_ct.labels
     assert hierarchy == head_ct.hierarchy
+    assert states == ["positive", "uncertain", "negative"]
 
 
 def test_absent_state_is_the_not_mentioned_state(tmp_path):
