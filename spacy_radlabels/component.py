@@ -327,12 +327,12 @@ class RadLabels(TrainablePipe):
                     )
         output_layer = self.model.get_ref("output_layer")
         if output_layer.has_param("Wo"):
-            for dim, names in (("nL", self.labels), ("nS", self.states)):
+            for dim, noun, names in (("nL", "labels", self.labels), ("nS", "states", self.states)):
                 if output_layer.get_dim(dim) != len(names):
                     raise ValueError(
                         f"radlabels was already initialized with {output_layer.get_dim(dim)} "
-                        f"{'labels' if dim == 'nL' else 'states'} and cannot be resized to "
-                        f"{list(names)}: add a new component instead."
+                        f"{noun} and cannot be resized to {list(names)}: add a new component "
+                        "instead."
                     )
         output_layer.set_dim("nL", len(self.labels), force=True)
         output_layer.set_dim("nS", len(self.states), force=True)

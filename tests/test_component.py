@@ -164,7 +164,7 @@ def test_four_states_and_class_weights(reports):
     assert set(doc._.label_scores["mass"]) == {"positive", "uncertain", "negative", "absent"}
 
 
-def test_states_from_initialize_replace_the_factory_setting(reports, tmp_path):
+def test_states_from_initialize_replace_the_factory_setting(tmp_path):
     """A schema's states given at initialize (as the configs do) train without a config edit."""
     nlp = spacy.blank("en")
     pipe = nlp.add_pipe("radlabels")
