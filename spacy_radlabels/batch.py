@@ -9,7 +9,9 @@ Output is written to `OUTPUT.partial`, flushed after every batch, and renamed wh
 complete. A run that was killed can be resumed: the options it ran with are kept in
 `OUTPUT.resume.json`; a resumed run with the same options keeps the partial file's complete
 batches, skips that many good input records (rebuilding the side file as it reads them)
-and labels the rest, so its output equals an uninterrupted run's, byte for byte.
+and labels the rest, so its output equals an uninterrupted run's, byte for byte. A complete
+output gets `OUTPUT.meta.json` beside it: the model's name, version and weights hash and the
+options it was labelled with.
 """
 
 import hashlib
@@ -42,6 +44,7 @@ from .io import (
     read_rows,
     scan_partial,
 )
+from .loading import pipeline_identity
 
 OutputFormat = Literal["states", "chexpert"]
 EMPTY_STATE = "negative"
@@ -130,6 +133,15 @@ def skipped_path(output: Path) -> Path:
     return output.with_name(output.name + ".skipped.jsonl")
 
 
+def meta_path(output: Path) -> Path:
+    """Name the file that says what wrote an output: the model, its version and the options.
+
+    output (Path): The output file.
+    RETURNS (Path): OUTPUT.meta.json next to it.
+    """
+    return output.with_name(output.name + ".meta.json")
+
+
 def resume_path(output: Path) -> Path:
     """Name the file that keeps a run's settings until its output is complete.
 
@@ -173,7 +185,7 @@ def run_settings(
         "evidence": options.evidence,
         "skip_bad": skip_bad,
         "batch_size": batch_size,
-        "pipeline": {key: nlp.meta.get(key) for key in ("lang", "name", "version")},
+        "pipeline": pipeline_identity(nlp),
         "labels": options.labels,
         "states": options.states,
         "weights": hashlib.sha256(pipe.model.to_bytes()).hexdigest()[:16],
@@ -541,6 +553,7 @@ def label_file(
         stats.skipped = bad_writer.count
         bad_writer.commit()
     writer.commit()
+    write_json_atomic(meta_path(output_path), {**settings, "records": stats.written})
     resume_path(output_path).unlink(missing_ok=True)
     return stats
 

@@ -8,7 +8,7 @@ from spacy.tokens import DocBin
 
 from .annotations import read_annotated
 from .gold import GoldError, validate_gold
-from .loading import find_radlabels
+from .loading import find_radlabels, pipeline_identity
 from .metrics import compute_metrics
 
 
@@ -43,9 +43,12 @@ def evaluate_pipeline(nlp: Language, path: Path, batch_size: int = 64) -> Dict[s
     nlp (Language): A pipeline with a `radlabels` component.
     path (Path): A .spacy file with gold in doc._.labels, or an annotated .jsonl/.csv file.
     batch_size (int): Reports per batch.
-    RETURNS (Dict[str, Any]): The metrics of `compute_metrics`.
+    RETURNS (Dict[str, Any]): The metrics of `compute_metrics`, with "model": the
+        pipeline's lang, name and version.
     """
     pipe = find_radlabels(nlp)
     texts, gold = read_gold(path, pipe.labels, pipe.states, nlp.vocab)
     predicted = [doc._.labels for doc in nlp.pipe(texts, batch_size=batch_size)]
-    return compute_metrics(gold, predicted, pipe.labels, pipe.states)
+    metrics = compute_metrics(gold, predicted, pipe.labels, pipe.states)
+    metrics["model"] = pipeline_identity(nlp)
+    return metrics

@@ -1,7 +1,7 @@
 """Load a trained pipeline for the tools and find its `radlabels` component."""
 
 from pathlib import Path
-from typing import Any, List, Sequence, Tuple, Union
+from typing import Any, Dict, List, Sequence, Tuple, Union
 
 import spacy
 from spacy.language import Language
@@ -112,3 +112,12 @@ def find_radlabels(nlp: Language) -> Any:
         f"The pipeline has no '{FACTORY}' component (it has {nlp.pipe_names}); train one "
         "with a config that adds the 'radlabels' factory."
     )
+
+
+def pipeline_identity(nlp: Language) -> Dict[str, Any]:
+    """Name a pipeline as its package does, for outputs to say which model wrote them.
+
+    nlp (Language): The pipeline.
+    RETURNS (Dict[str, Any]): Its meta's "lang", "name" and "version".
+    """
+    return {key: nlp.meta.get(key) for key in ("lang", "name", "version")}

@@ -104,8 +104,10 @@ def test_evaluate_cli_writes_reports(trained_pipeline, tiny_jsonl, tmp_path):
     assert "haemorrhage" in result.output and "micro F1" in result.output
     metrics = json.loads((output / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["n_docs"] == 27 and metrics["n_pairs"] == 81
+    assert metrics["model"] == {"lang": "en", "name": "pipeline", "version": "0.0.0"}
     assert "| haemorrhage |" in (output / "metrics.md").read_text(encoding="utf-8")
     html = (output / "report.html").read_text(encoding="utf-8")
+    assert "(en_pipeline 0.0.0)" in html
     assert "<svg" in html and "&lt;b&gt;tiny.jsonl" in html and "<b>tiny" not in html
     assert_well_formed(html)
 

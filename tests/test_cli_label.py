@@ -176,6 +176,10 @@ def test_txt_folder(trained_pipeline, tmp_path):
     records = read_jsonl(output)
     assert [r["id"] for r in records] == ["a.txt", "b.txt", "c.txt"]
     assert [r["empty_text"] for r in records] == [True, False, False]
+    # What labelled the output stays beside it.
+    meta = json.loads(output.with_name("out.jsonl.meta.json").read_text(encoding="utf-8"))
+    assert meta["pipeline"] == {"lang": "en", "name": "pipeline", "version": "0.0.0"}
+    assert meta["records"] == 3 and meta["input"] == str(folder.resolve())
 
 
 def test_n_process_2_keeps_order(trained_pipeline, rows, tmp_path):

@@ -62,7 +62,9 @@ def evaluate_cli(
         metrics = evaluate_pipeline(nlp, data_path, batch_size=batch_size)
     except (InputError, GoldError, OSError, ValueError) as err:
         fail(str(err))
-    paths = write_reports(metrics, output_dir, f"Evaluation of {model} on {data_path.name}")
+    identity = metrics["model"]
+    title = f"Evaluation of {model} ({identity['lang']}_{identity['name']} {identity['version']})"
+    paths = write_reports(metrics, output_dir, f"{title} on {data_path.name}")
     msg.table(summary_items(metrics), divider=False)
     msg.table(label_rows(metrics), header=label_header(metrics), divider=True)
     msg.good(f"Wrote {', '.join(str(path) for path in paths)}")
