@@ -16,6 +16,8 @@ not scored. "positive" is the radlabels state; "uncertain" does not count.
 
     python benchmarks/openi.py
     python benchmarks/openi.py --model training/chest/model-best --n-real 100 300
+    python benchmarks/openi.py --model training/chest-cpu/model-best --n-real \
+        --metrics metrics/chest-cpu/openi/metrics.json
 """
 
 import random
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set
 
 import spacy
+import srsly
 from common import (
     CPU_CONFIG,
     DATA,
@@ -155,6 +158,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="use the first N reports")
     parser.add_argument("--model", type=Path, default=None, help="a trained chest pipeline")
     parser.add_argument("--seed", type=int, default=0, help="synthetic corpus and real sample")
+    parser.add_argument(
+        "--metrics", type=Path, default=None, help="write the negbio_test scores here (JSON)"
+    )
     args, rest = parser.parse_known_args()
     overrides = parse_overrides(rest)
     schema = load_schema(args.schema)
@@ -203,6 +209,11 @@ def main() -> None:
         results[name] = score_positive([mapped_gold(r) for r in test], preds, scored)
     print(f"\nnegbio_test ({len(test)} reports): F1 of positive (P / R)")
     _print_results(results, scored, test)
+    if args.metrics is not None:
+        # The model card's Open-i table (`python -m spacy_radlabels card --metrics`) reads it.
+        args.metrics.parent.mkdir(parents=True, exist_ok=True)
+        summary = {"split": "negbio_test", "n_reports": len(test), "systems": results}
+        srsly.write_json(args.metrics, summary)
     print(f"\nall {len(records)} reports (systems that saw no real report)")
     unseen = {"rule baseline": _score_rule(rule, schema, records, scored)}
     preds = predict_positive(systems["radlabels synthetic"], [r["text"] for r in records])
