@@ -29,13 +29,12 @@ def find_chromium() -> Optional[str]:
     return None
 
 
-def screenshot(html_path: Path, png_path: Path, window: str = WINDOW) -> Path:
-    """Render an HTML file to a PNG with headless Chromium.
+def run_chromium(html_path: Path, *flags: str) -> str:
+    """Open an HTML file in headless Chromium with a throwaway profile and no network.
 
     html_path (Path): The page.
-    png_path (Path): The screenshot to write.
-    window (str): Window size "width,height".
-    RETURNS (Path): The screenshot.
+    flags (str): What to do with it, e.g. "--dump-dom" or "--screenshot=out.png".
+    RETURNS (str): What Chromium printed on stdout.
     """
     chromium = find_chromium()
     if chromium is None:
@@ -44,13 +43,33 @@ def screenshot(html_path: Path, png_path: Path, window: str = WINDOW) -> Path:
         command = [
             chromium, "--headless", "--no-sandbox", "--disable-gpu",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--no-first-run", f"--user-data-dir={profile}", f"--screenshot={png_path}",
-            f"--window-size={window}", html_path.resolve().as_uri(),
+            "--no-first-run", f"--user-data-dir={profile}", *flags, html_path.resolve().as_uri(),
         ]  # fmt: skip
-        subprocess.run(command, check=True, capture_output=True, timeout=120)
+        done = subprocess.run(command, check=True, capture_output=True, text=True, timeout=120)
+    return done.stdout
+
+
+def screenshot(html_path: Path, png_path: Path, window: str = WINDOW) -> Path:
+    """Render an HTML file to a PNG with headless Chromium.
+
+    html_path (Path): The page.
+    png_path (Path): The screenshot to write.
+    window (str): Window size "width,height".
+    RETURNS (Path): The screenshot.
+    """
+    run_chromium(html_path, f"--screenshot={png_path}", f"--window-size={window}")
     if not png_path.exists():
         raise RuntimeError(f"Chromium wrote no screenshot for {html_path}.")
     return png_path
+
+
+def dump_dom(html_path: Path) -> str:
+    """Render an HTML file in headless Chromium and return the DOM it built.
+
+    html_path (Path): The page.
+    RETURNS (str): The rendered DOM as HTML, what a reader of the page is shown.
+    """
+    return run_chromium(html_path, "--dump-dom")
 
 
 def main(argv: Optional[List[str]] = None) -> None:

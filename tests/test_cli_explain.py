@@ -2,12 +2,13 @@
 
 import importlib.util
 import json
+import os
 import shutil
 import sys
 import types
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import List
+from typing import Dict, List
 
 import pytest
 import spacy
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 
 import spacy_radlabels
 from spacy_radlabels.cli import app
+from spacy_radlabels.report import summary_items
 
 HOSTILE = "Possible infarct. <script>alert('x')</script> & <b>no</b> haemorrhage. 出血"
 SCREENSHOT_SCRIPT = Path(__file__).parent.parent / "benchmarks" / "screenshot_html.py"
@@ -152,7 +154,45 @@ def test_render_displays_in_jupyter(nlp, monkeypatch):
     assert len(shown) == 1 and shown[0][0] == "HTML" and "radlabels" in shown[0][1]
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed")
+class TextNodes(HTMLParser):
+    """Collect the text a reader sees, one stripped text node at a time."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.nodes: List[str] = []
+        self.hidden = 0
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.hidden += tag in ("style", "title")
+
+    def handle_endtag(self, tag) -> None:
+        self.hidden -= tag in ("style", "title")
+
+    def handle_data(self, data) -> None:
+        if not self.hidden and data.strip():
+            self.nodes.append(data.strip())
+
+
+def text_nodes(dom: str) -> List[str]:
+    parser = TextNodes()
+    parser.feed(dom)
+    return parser.nodes
+
+
+def chips(nodes: List[str], labels: List[str]) -> Dict[str, str]:
+    # A chip is the label's text node followed by its details, "· state · p = ...".
+    found = {}
+    for node, after in zip(nodes, nodes[1:]):
+        if node in labels and after.startswith("·"):
+            found[node] = after.split("·")[1].strip()
+    return found
+
+
+# CI installs Chromium and sets RADLABELS_REQUIRE_CHROMIUM=1, so there it fails, not skips.
+@pytest.mark.skipif(
+    shutil.which("chromium") is None and not os.environ.get("RADLABELS_REQUIRE_CHROMIUM"),
+    reason="Chromium is not installed (apt-get install chromium)",
+)
 def test_pages_render_in_headless_chromium(trained_pipeline, tiny_jsonl, tmp_path):
     spec = importlib.util.spec_from_file_location("screenshot_html", SCREENSHOT_SCRIPT)
     module = importlib.util.module_from_spec(spec)
@@ -164,3 +204,19 @@ def test_pages_render_in_headless_chromium(trained_pipeline, tiny_jsonl, tmp_pat
     for page in ("x.html", "report.html"):
         png = module.screenshot(tmp_path / page, tmp_path / f"{page}.png").read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    # The evaluation page shows its headline figures, each name beside its value.
+    metrics = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
+    nodes = text_nodes(module.dump_dom(tmp_path / "report.html"))
+    pairs = set(zip(nodes, nodes[1:]))
+    for name, value in summary_items(metrics):
+        assert (name, value) in pairs, (name, value)
+    # The explain page shows, report by report, the states the pipeline gave each label.
+    nodes = text_nodes(module.dump_dom(tmp_path / "x.html"))
+    nlp = spacy.load(trained_pipeline)
+    records = [json.loads(line) for line in tiny_jsonl.read_text(encoding="utf8").splitlines()]
+    starts = [nodes.index(record["id"]) for record in records]
+    for record, start, end in zip(records, starts, starts[1:] + [len(nodes)]):
+        states = nlp(record["text"])._.labels
+        shown = chips(nodes[start:end], list(states))
+        assert shown == {label: s for label, s in states.items() if s != "negative"}, record
+        assert f"{len(states) - len(shown)} of {len(states)} labels negative" in nodes[start:end]
