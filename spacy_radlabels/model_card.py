@@ -175,7 +175,7 @@ def build_card_meta(
     url: str = "",
     license: str = "",
 ) -> Dict[str, Any]:
-    """Write a pipeline's meta.json with its model card, for `spacy package --meta-path`.
+    """Build a pipeline's meta.json with its model card, for `spacy package --meta-path`.
 
     model_dir (Path): The trained pipeline directory (e.g. training/cpu/model-best).
     corpus_dir (Path): The folder `synth` wrote the training corpus and its meta.json to.
@@ -228,7 +228,7 @@ def build_card_meta(
     encoder = token_vectors(config, meta)
     meta.update(name=name or meta["name"], version=version or meta["version"])
     meta.update(
-        description=describe(schema),
+        description=describe(schema, n_real(corpus)),
         author=author,
         email=email,
         url=url,
@@ -245,17 +245,29 @@ def build_card_meta(
     return meta
 
 
-def describe(schema: Schema) -> str:
+def n_real(corpus: Dict[str, Any]) -> int:
+    """Count the real reports mixed into a corpus (`synth --real`).
+
+    corpus (Dict[str, Any]): The corpus meta.json of `synth`.
+    RETURNS (int): Real reports in train and dev.
+    """
+    real = corpus.get("real") or {}
+    return real.get("train", 0) + real.get("dev", 0)
+
+
+def describe(schema: Schema, real: int) -> str:
     """Write the one-line description (the package summary and the README's first line).
 
     schema (Schema): The schema.
+    real (int): Real reports mixed into the training corpus.
     RETURNS (str): One line.
     """
     states = ", ".join(schema.states)
+    data = f"synthetic and {real} real reports" if real else "synthetic reports only"
     return (
         f"Labels {schema.name} radiology reports: {len(schema.labels)} labels, each one of "
         f"{states}. For building research datasets, not for clinical decisions. Trained on "
-        "synthetic reports only; see Evaluation for tests beyond them."
+        f"{data}; see Evaluation for tests beyond them."
     )
 
 
@@ -273,10 +285,8 @@ def sources(schema: Schema, corpus: Dict[str, Any], config: Dict[str, Any]) -> L
             f"{corpus.get('templates')}, seed {corpus.get('seed')})"
         }
     ]
-    real = corpus.get("real") or {}
-    if real.get("train") or real.get("dev"):
-        n_real = real.get("train", 0) + real.get("dev", 0)
-        found.append({"name": f"{n_real} annotated real reports"})
+    if n_real(corpus):
+        found.append({"name": f"{n_real(corpus)} annotated real reports"})
     for component in config["components"].values():
         if component.get("factory") == "transformer":
             model_name = component["model"]["name"]
@@ -309,7 +319,7 @@ def card_notes(
         evaluation(
             metrics, bool(meta.get("performance")), (corpus.get("real") or {}).get("dev", 0)
         ),
-        failure_modes(metrics),
+        failure_modes(metrics, n_real(corpus)),
         retraining(schema, meta),
         provenance_section(provenance, meta),
     ]
@@ -357,7 +367,7 @@ def training_data(
         f"`{provenance['schema']['file']}`) and the templates `{corpus.get('templates')}`; "
         f"{sizes.get('test_heldout')} more from held-out templates for testing only.",
     ]
-    if real.get("train") or real.get("dev"):
+    if n_real(corpus):
         lines.append(
             f"- Mixed in: {real.get('train', 0)} annotated real reports in training and "
             f"{real.get('dev', 0)} in dev (`--real`)."
@@ -454,16 +464,18 @@ def confusions(scores: Dict[str, Any]) -> List[Tuple[int, str, str, str]]:
     return sorted(found, key=lambda item: (-item[0], item[1]))
 
 
-def failure_modes(metrics: Dict[str, Dict[str, Any]]) -> str:
+def failure_modes(metrics: Dict[str, Dict[str, Any]], real: int) -> str:
     """List the failure modes that the metrics show, most frequent first.
 
     metrics (Dict[str, Dict[str, Any]]): The metrics found (`read_metrics`).
+    real (int): Real reports mixed into the training corpus.
     RETURNS (str): A Markdown list.
     """
+    data = f"mostly on synthetic reports ({real} real)" if real else "on synthetic reports only"
     lines = [
-        "- Trained on synthetic reports only: wording, layouts and abbreviations that the "
-        "templates lack are read less reliably, and accuracy on real reports of your "
-        "institution is unknown until measured."
+        f"- Trained {data}: wording, layouts and abbreviations that the templates lack are "
+        "read less reliably, and accuracy on real reports of your institution is unknown "
+        "until measured."
     ]
     if "dev" in metrics and "test_heldout" in metrics:
         lines.append(

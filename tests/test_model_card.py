@@ -153,6 +153,18 @@ def test_missing_metrics_leave_their_rows_out(workflow, head_ct_corpus, tmp_path
     assert meta["radlabels"]["metrics"] == ["dev"]
 
 
+def test_real_reports_in_training_are_stated(workflow, head_ct_corpus, tmp_path):
+    model, metrics = workflow
+    corpus = json.loads((head_ct_corpus / "meta.json").read_text(encoding="utf8"))
+    corpus["real"] = {"train": 30, "dev": 3}
+    srsly.write_json(tmp_path / "meta.json", corpus)
+    meta = build_card_meta(model, tmp_path, HEAD_CT, metrics)
+    assert "Trained on synthetic and 33 real reports;" in meta["description"]
+    assert {"name": "33 annotated real reports"} in meta["sources"]
+    assert "30 annotated real reports in training and 3 in dev" in meta["notes"]
+    assert "| Dev | " in meta["notes"] and "Synthetic dev" not in meta["notes"]
+
+
 def test_wrong_schema_is_named(workflow, head_ct_corpus, tmp_path):
     model, _ = workflow
     result = runner.invoke(
