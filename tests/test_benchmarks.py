@@ -15,6 +15,9 @@ import numpy
 import pytest
 import spacy
 
+from spacy_radlabels.model_card import evaluation
+from spacy_radlabels.report import fmt
+
 ROOT = Path(__file__).parent.parent
 BENCHMARKS = ROOT / "benchmarks"
 CODES = {"786.2": "cough", "486": "pneumonia", "593.70": "vesicoureteral reflux"}
@@ -109,13 +112,25 @@ def tok2vec_weights(pipeline: Path) -> List[numpy.ndarray]:
     return [node.get_param(name) for node in model.walk() for name in node.param_names]
 
 
-def test_openi_compares_rule_baseline_and_models(openi_file):
+def test_openi_compares_rule_baseline_and_models(openi_file, tmp_path):
+    metrics_path = tmp_path / "openi" / "metrics.json"
     out = run("openi.py", "--data", str(openi_file), "--n-synth", "40", "--max-steps", "3",
-              "--n-real", "5", "--limit", "30")  # fmt: skip
+              "--n-real", "5", "--limit", "30", "--metrics", str(metrics_path))  # fmt: skip
     assert "30 reports (10 negbio_test)" in out
     assert "gold |       rule baseline | radlabels synthetic |" in out
     assert "synthetic + 5 real" in out
     assert out.count("| micro-F1") == 2 and out.count("| cardiomegaly") == 2
+    # The negbio_test figures go to the model card's Open-i table as printed.
+    metrics = json.loads(metrics_path.read_text(encoding="utf8"))
+    assert metrics["n_reports"] == 10
+    systems = ["rule baseline", "radlabels synthetic", "synthetic + 5 real"]
+    assert list(metrics["systems"]) == systems
+    printed = next(line for line in out.splitlines() if line.startswith("| micro-F1"))
+    cells = [cell.strip() for cell in printed.strip("|").split("|")][2:]
+    assert cells == [f"{scores['micro_f']:.3f}" for scores in metrics["systems"].values()]
+    table = evaluation({"openi": metrics}, has_performance=False, real_dev=0)
+    for system, scores in metrics["systems"].items():
+        assert f"| {system} | {fmt(scores['micro_f'])} | {fmt(scores['macro_f'])} |" in table
 
 
 def test_throughput_times_every_pipeline(openi_file):
