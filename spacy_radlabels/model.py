@@ -1,4 +1,4 @@
-"""The architecture `spacy-radlabels.PerLabelAttention.v1`."""
+"""The architectures `spacy-radlabels.PerLabelAttention.v1` and `.v2`."""
 
 from typing import List, Optional, Tuple
 
@@ -29,7 +29,43 @@ def build_per_label_attention(
         (n_docs x n_labels x n_states) and attention weights (n_tokens x n_labels, ragged
         by doc).
     """
-    output_layer = PerLabelAttentionLayer(nL=nL, nS=nO, nH=hidden_size)
+    return _build(tok2vec, hidden_size, nL, nO, null=False)
+
+
+@registry.architectures("spacy-radlabels.PerLabelAttention.v2")
+def build_per_label_attention_v2(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    hidden_size: int = 64,
+    nL: Optional[int] = None,
+    nO: Optional[int] = None,
+) -> Model[List[Doc], Tuple[Floats3d, Ragged]]:
+    """Build per-label attention in which each label may attend to a learned null position.
+
+    A label with nothing in the doc that concerns it pools its learned "no evidence" vector
+    instead of unrelated tokens; its token attention weights then sum to less than 1.
+
+    tok2vec (Model[List[Doc], List[Floats2d]]): Token vectors: an inline tok2vec, a
+        Tok2VecListener or a TransformerListener. Its width is read at initialization.
+    hidden_size (int): Width of the tanh projection the label queries attend over; 0 attends
+        over the token vectors directly.
+    nL (Optional[int]): Number of labels; the component sets it from its labels.
+    nO (Optional[int]): Number of states per label; the component sets it from its states.
+    RETURNS (Model[List[Doc], Tuple[Floats3d, Ragged]]): State probabilities
+        (n_docs x n_labels x n_states) and attention weights (n_tokens x n_labels, ragged
+        by doc).
+    """
+    return _build(tok2vec, hidden_size, nL, nO, null=True)
+
+
+def _build(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    hidden_size: int,
+    nL: Optional[int],
+    nO: Optional[int],
+    null: bool,
+) -> Model[List[Doc], Tuple[Floats3d, Ragged]]:
+    """Chain tok2vec and the attention layer, with the refs the component uses."""
+    output_layer = PerLabelAttentionLayer(nL=nL, nS=nO, nH=hidden_size, null=null)
     model = chain(tok2vec, list2ragged(), output_layer)
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("output_layer", output_layer)

@@ -5,6 +5,10 @@ import pickle
 import numpy
 import spacy
 
+from spacy_radlabels.component import DEFAULT_RADLABELS_MODEL
+
+from .conftest import train_blank
+
 TEXTS = ["There is an acute haemorrhage. No mass.", "Possible infarct.", "", "No evidence of mass."]
 
 
@@ -47,3 +51,16 @@ def test_two_processes_match_one(trained_pipeline):
     assert [t for t, _, _ in two] == texts
     assert [labels for _, labels, _ in one] == [labels for _, labels, _ in two]
     _assert_same([s for _, _, s in one], [s for _, _, s in two])
+
+
+def test_null_attention_pipeline_trains_saves_and_loads(tmp_path, reports):
+    """A pipeline built with PerLabelAttention.v2 learns, and round-trips through disk."""
+    model = {**DEFAULT_RADLABELS_MODEL, "@architectures": "spacy-radlabels.PerLabelAttention.v2"}
+    nlp = train_blank(reports, model=model)
+    for doc, report in zip(nlp.pipe(r["text"] for r in reports), reports):
+        assert doc._.labels == report["labels"], doc.text
+    nlp.to_disk(tmp_path / "model")
+    loaded = spacy.load(tmp_path / "model")
+    output_layer = loaded.get_pipe("radlabels").model.get_ref("output_layer")
+    assert {"null_score", "null_value"} <= set(output_layer.param_names)
+    _assert_same(_scores(nlp), _scores(loaded))
