@@ -39,7 +39,7 @@ P_ABNORMAL = 0.45
 MAIN_UNITS = (0, 1, 2, 3, 4)
 MAIN_WEIGHTS = (1, 3, 4, 3, 2)
 FILLER_WEIGHTS = (2, 3, 3, 2, 1)
-SCOPE_JOINS = ("; ", ", but ", ". However, ")
+SCOPE_JOINS = ("; ", ", but ", ". However, ", ", although ")
 # How numbered lists are written; CheXpert-style impressions glue the number to the item
 # ("1.mild edema 2.no effusion").
 NUMBER_FORMATS = ("{i}. {s}", "{i}. {s}", "{i}.{s}", "{i}) {s}", "{i}.  {s}")
