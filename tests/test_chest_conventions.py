@@ -8,7 +8,7 @@ import pytest
 import spacy
 
 from spacy_radlabels.schema import load_schema
-from spacy_radlabels.synth import ReportGenerator, load_templates
+from spacy_radlabels.synth import ReportGenerator, TemplateError, load_templates
 from spacy_radlabels.synth.templates import mention_regex
 from spacy_radlabels.tokenizer import add_report_infixes
 
@@ -157,3 +157,18 @@ def test_configs_add_the_report_tokenizer():
         assert config["initialize"]["before_init"] == {
             "@callbacks": "spacy-radlabels.report_tokenizer.v1"
         }
+
+
+def test_negates_with_an_unknown_label_names_file_and_sentence(tmp_path, schema):
+    text = schema.templates.read_text(encoding="utf8")
+    old = '{text: "Heart size is normal.",\n'
+    assert old in text
+    start = text.index(old)
+    end = text.index("negates: [cardiomegaly]", start)
+    text = text[:end] + "negates: [heart]" + text[end + len("negates: [cardiomegaly]") :]
+    path = tmp_path / "chest.yml"
+    path.write_text(text, encoding="utf8")
+    with pytest.raises(TemplateError) as info:
+        load_templates(path, schema)
+    assert str(path) in str(info.value)
+    assert "'Heart size is normal.' negates names label 'heart'" in str(info.value)
