@@ -6,11 +6,14 @@ from pathlib import Path
 
 import pytest
 import spacy
+from spacy.util import registry
 
 from spacy_radlabels.schema import load_schema
 from spacy_radlabels.synth import ReportGenerator, TemplateError, load_templates
 from spacy_radlabels.synth.templates import mention_regex
 from spacy_radlabels.tokenizer import add_report_infixes
+
+from .conftest import train_blank
 
 ROOT = Path(__file__).parent.parent
 CHEST = ROOT / "assets" / "schemas" / "chest_xray.yml"
@@ -39,6 +42,17 @@ def test_no_label_raises_another(schema):
     assert schema.hierarchy == {}
     for label in schema.labels:
         assert schema.ancestors(label) == [] and schema.descendants(label) == []
+
+
+def test_component_trains_with_the_empty_chest_hierarchy(schema, reports):
+    hierarchy = registry.misc.get("spacy-radlabels.schema_hierarchy.v1")(str(CHEST))
+    assert hierarchy == {}
+    records = [{"text": text, "labels": gold} for text, gold in reports[:8]]
+    nlp = train_blank(records, n_iter=2, states=schema.states, hierarchy=hierarchy)
+    assert nlp.get_pipe("radlabels").cfg["hierarchy"] == {}
+    doc = nlp("Cardiomegaly.")
+    assert set(doc._.labels) == set(schema.labels)
+    assert set(doc._.labels.values()) <= set(schema.states)
 
 
 def test_no_variant_names_another_label(schema):
