@@ -1,5 +1,6 @@
 """spacy-radlabels: per-label attention for labelling radiology reports in spaCy."""
 
+from . import tokenizer  # noqa: F401  (registers the report tokenizer callback)
 from .extensions import install_extensions
 
 install_extensions()

@@ -2,7 +2,8 @@
 
 The gold is computed from the plan, never parsed back from the text: every label stated in
 a sentence gets that sentence's state, a positive (uncertain) child makes its ancestors at
-least positive (uncertain), and an unmentioned label gets the schema's not-mentioned state.
+least positive (uncertain), a normal sentence that `negates` a label ("Heart size is
+normal.") makes it negative, and an unmentioned label gets the schema's not-mentioned state.
 A label of group "summary" (CheXpert's No Finding) is never stated: it is positive when no
 label of group "finding" is positive or uncertain and no rendered sentence is marked
 `abnormal` (an abnormality no label covers), and its variants word a normal impression.
@@ -38,7 +39,11 @@ P_ABNORMAL = 0.45
 MAIN_UNITS = (0, 1, 2, 3, 4)
 MAIN_WEIGHTS = (1, 3, 4, 3, 2)
 FILLER_WEIGHTS = (2, 3, 3, 2, 1)
-SCOPE_JOINS = ("; ", ", but ", ". However, ")
+SCOPE_JOINS = ("; ", ", but ", ". However, ", ", although ")
+# How numbered lists are written; CheXpert-style impressions glue the number to the item
+# ("1.mild edema 2.no effusion").
+NUMBER_FORMATS = ("{i}. {s}", "{i}. {s}", "{i}.{s}", "{i}) {s}", "{i}.  {s}")
+NUMBER_JOINERS = ("\n", "\n", " ", "  ")
 SUMMARY_GROUP = "summary"
 FINDING_GROUP = "finding"
 # Share of normal reports whose impression words the summary label (else a normal sentence).
@@ -62,6 +67,9 @@ class Style:
     """The surface form of one report."""
 
     upper: bool
+    lower: bool
+    number_format: str
+    number_joiner: str
     line_breaks: int
     typo: bool
     numbered_findings: bool
@@ -322,6 +330,12 @@ class ReportGenerator:
         ]
         return rng.sample(usable, min(k, len(usable)))
 
+    def _deny(self, gold: Dict[str, str], sentences: List[NormalSentence]) -> None:
+        # "Heart size is normal." states cardiomegaly negative; it was only unmentioned.
+        for sentence in sentences:
+            for label in sentence.negates:
+                gold[label] = "negative"
+
     def _join_scope(self, rng: random.Random, asserted: List[str], negated: List[str]) -> None:
         # "No haemorrhage; there is an acute infarct": negation stops at the clause.
         first, second = asserted.pop(), negated.pop()
@@ -348,6 +362,9 @@ class ReportGenerator:
     def _style(self, rng: random.Random) -> Style:
         return Style(
             upper=rng.random() < 0.08,
+            lower=rng.random() < 0.1,
+            number_format=rng.choice(NUMBER_FORMATS),
+            number_joiner=rng.choice(NUMBER_JOINERS),
             line_breaks=rng.choice((1, 2)) if rng.random() < 0.1 else 0,
             typo=rng.random() < 0.1,
             numbered_findings=rng.random() < 0.12,
@@ -367,6 +384,7 @@ class ReportGenerator:
         headers = self.templates.headers
         findings, impression = self._sections(rng, units, has_prior)
         normal = self._normal(rng, self.templates.normal_findings, gold, rng.randint(1, 4))
+        self._deny(gold, normal)
         abnormal = any(s.abnormal for s in normal)
         findings += [s.text for s in normal]
         rng.shuffle(findings)
@@ -383,6 +401,7 @@ class ReportGenerator:
                     variant = self._variant(rng, rng.choice(summaries))
                     impression = [grammar.capitalise(variant) + "."]
                 else:
+                    self._deny(gold, normal)
                     abnormal = abnormal or any(s.abnormal for s in normal)
         parts = []
         if style.title and headers["title"]:
@@ -392,12 +411,14 @@ class ReportGenerator:
             date = f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/{rng.randint(2015, 2024)}"
             parts.append(rng.choice(headers["comparison"]).format(date=date))
         body = (
-            _numbered(findings) if style.numbered_findings else style.findings_joiner.join(findings)
+            _numbered(findings, style)
+            if style.numbered_findings
+            else style.findings_joiner.join(findings)
         )
         header = rng.choice(headers["findings"]) + style.header_joiner
         parts.append((header if style.findings_header else "") + body)
         body = (
-            _numbered(impression)
+            _numbered(impression, style)
             if style.numbered_impression and len(impression) > 1
             else " ".join(impression)
         )
@@ -407,8 +428,11 @@ class ReportGenerator:
             text = grammar.add_line_breaks(rng, text, style.line_breaks)
         if style.typo:
             text = grammar.add_typo(rng, text)
+        if style.lower:
+            text = text.lower()
         return (text.upper() if style.upper else text), abnormal
 
 
-def _numbered(sentences: Sequence[str]) -> str:
-    return "\n".join(f"{i}. {s}" for i, s in enumerate(sentences, 1))
+def _numbered(sentences: Sequence[str], style: Style) -> str:
+    items = (style.number_format.format(i=i, s=s) for i, s in enumerate(sentences, 1))
+    return style.number_joiner.join(items)

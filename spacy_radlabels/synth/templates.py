@@ -29,7 +29,7 @@ SLOT_RE = re.compile(r"\{([A-Za-z_]+)\}")
 FAMILY_KEYS = {"id", "kind", "state", "patterns", "heldout", "comparison", "labels", "sections"}
 SITE_WORD_KEYS = ("pre", "post", "sizes", "measures")
 SITE_KEYS = {"labels", "temporal", *SITE_WORD_KEYS}
-NORMAL_KEYS = {"text", "unless", "abnormal"}
+NORMAL_KEYS = {"text", "unless", "abnormal", "negates"}
 TOP_KEYS = {
     "name",
     "heldout_variants",
@@ -80,12 +80,15 @@ class NormalSentence:
 
     An `abnormal` sentence reports an abnormality that no label covers (CheXpert's "other
     findings": granuloma, emphysema, degenerative change): the report is then not normal,
-    so the schema's summary labels are not positive.
+    so the schema's summary labels are not positive. A sentence that states a structure
+    normal ("Heart size is normal.") `negates` the labels it rules out: under CheXpert's
+    conventions they become negative, not absent; they are also in `unless`.
     """
 
     text: str
     unless: List[str] = field(default_factory=list)
     abnormal: bool = False
+    negates: List[str] = field(default_factory=list)
 
 
 @dataclass
@@ -270,12 +273,15 @@ def _parse_normal(path: Path, schema: Schema, raw: Any, where: str) -> List[Norm
                 f"Allowed: {sorted(NORMAL_KEYS)}.",
             )
         unless = _strings(path, item.get("unless"), f"{where} '{item['text']}' unless")
+        negates = _strings(path, item.get("negates"), f"{where} '{item['text']}' negates")
+        _known(path, schema, negates, f"{where} '{item['text']}' negates")
         if unless != ["all"]:
+            unless += [lab for lab in negates if lab not in unless]
             _known(path, schema, unless, f"{where} '{item['text']}'")
         abnormal = item.get("abnormal", False)
         if not isinstance(abnormal, bool):
             raise _fail(path, f"{where} '{item['text']}': abnormal must be true or false.")
-        sentences.append(NormalSentence(item["text"], unless, abnormal))
+        sentences.append(NormalSentence(item["text"], unless, abnormal, negates))
     return sentences
 
 
