@@ -27,6 +27,13 @@ th { background: #f2f2f2; }
 """
 STATE_HEADER = ["state", "P", "R", "F1", "support"]
 BAR_COLOURS = ["#d62728", "#e67e00", "#1f77b4", "#2ca02c"]
+# Shown for a figure the data cannot define: recall and F1 of a state with no gold support,
+# precision of a state never predicted. A 0.000 there would read as a measured failure.
+NA = "n/a"
+NA_NOTE = (
+    "n/a: not defined by the data (recall and F1 of a state with no gold support, precision "
+    "of a state never predicted)."
+)
 
 
 def fmt(value: Optional[float]) -> str:
@@ -72,9 +79,37 @@ def label_rows(metrics: Dict[str, Any]) -> List[List[str]]:
         row = [label, str(scores["n"]), fmt(scores["accuracy"]), fmt(scores["kappa"])]
         for state in metrics["finding_states"]:
             prf = scores["states"][state]
-            row += [fmt(prf["p"]), fmt(prf["r"]), fmt(prf["f"]), str(prf["support"])]
+            row += [*prf_cells(prf, n_predicted(metrics, state, label)), str(prf["support"])]
         rows.append(row)
     return rows
+
+
+def n_predicted(metrics: Dict[str, Any], state: str, label: Optional[str] = None) -> int:
+    """Count the decisions predicted in a state, from the confusion matrices.
+
+    metrics (Dict[str, Any]): The output of `compute_metrics`.
+    state (str): The state.
+    label (Optional[str]): One label, or None for all labels pooled.
+    RETURNS (int): How often the state was predicted.
+    """
+    column = metrics["states"].index(state)
+    labels = metrics["labels"] if label is None else [label]
+    return sum(row[column] for name in labels for row in metrics["per_label"][name]["confusion"])
+
+
+def prf_cells(prf: Dict[str, Any], predicted: int) -> List[str]:
+    """Format P, R and F1 of one state, "n/a" where the data leave them undefined.
+
+    prf (Dict[str, Any]): {"p", "r", "f", "support"} of the scorer.
+    predicted (int): How often the state was predicted.
+    RETURNS (List[str]): The P, R and F1 cells.
+    """
+    unsupported = prf["support"] == 0
+    return [
+        NA if predicted == 0 else fmt(prf["p"]),
+        NA if unsupported else fmt(prf["r"]),
+        NA if unsupported else fmt(prf["f"]),
+    ]
 
 
 def label_header(metrics: Dict[str, Any]) -> List[str]:
@@ -98,7 +133,7 @@ def state_rows(metrics: Dict[str, Any]) -> List[List[str]]:
     rows = []
     for state in metrics["states"]:
         prf = metrics["per_state"][state]
-        rows.append([state, fmt(prf["p"]), fmt(prf["r"]), fmt(prf["f"]), str(prf["support"])])
+        rows.append([state, *prf_cells(prf, n_predicted(metrics, state)), str(prf["support"])])
     return rows
 
 
@@ -144,7 +179,7 @@ def to_markdown(metrics: Dict[str, Any], title: str) -> str:
     parts = [
         f"# {title}\n",
         markdown_table(["metric", "value"], summary_items(metrics)),
-        f"Micro and macro F1 are over the finding states ({findings}).\n",
+        f"Micro and macro F1 are over the finding states ({findings}). {NA_NOTE}\n",
         "## Per label\n",
         markdown_table(label_header(metrics), label_rows(metrics)),
         "## Per state (all labels pooled)\n",
@@ -201,14 +236,16 @@ def f1_chart(metrics: Dict[str, Any]) -> str:
         )
         for j, state in enumerate(states):
             prf = metrics["per_label"][label]["states"][state]
-            w = width * prf["f"]
+            # No gold support: no bar, since F1 is undefined rather than 0.
+            w = 0.0 if prf["support"] == 0 else width * prf["f"]
+            value = NA if prf["support"] == 0 else f"{prf['f']:.2f}"
             parts.append(
                 f'<rect x="{left}" y="{y + j * 12}" width="{w:.1f}" height="{bar_h}" '
                 f'fill="{BAR_COLOURS[j % len(BAR_COLOURS)]}">'
-                f"<title>{escape(label)} {escape(state)}: F1 {prf['f']:.3f} "
+                f"<title>{escape(label)} {escape(state)}: F1 {value} "
                 f"(n={prf['support']})</title></rect>"
                 f'<text x="{left + w + 4:.1f}" y="{y + j * 12 + 9}" font-size="10">'
-                f"{prf['f']:.2f}</text>"
+                f"{value}</text>"
             )
     parts.append("</svg>")
     legend = "".join(
@@ -263,7 +300,8 @@ def to_html(metrics: Dict[str, Any], title: str) -> str:
     findings = " and ".join(metrics["finding_states"])
     body = (
         f"<h1>{escape(title)}</h1><div class='cards'>{cards}</div>"
-        f"<p>Micro and macro F1 are over the finding states ({escape(findings)}).</p>"
+        f"<p>Micro and macro F1 are over the finding states ({escape(findings)}). "
+        f"{escape(NA_NOTE)}</p>"
         f"<h2 id='f1'>F1 per label</h2>{f1_chart(metrics)}"
         f"<h2 id='labels'>Per label</h2>{html_table(label_header(metrics), label_rows(metrics))}"
         "<h2 id='states'>Per state (all labels pooled)</h2>"
