@@ -7,7 +7,7 @@ tables: no scripts, no images to fetch, nothing from the network.
 import json
 from html import escape
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from .display import wrap_page
 
@@ -45,19 +45,27 @@ def fmt(value: Optional[float]) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def write_reports(metrics: Dict[str, Any], output_dir: Path, title: str) -> List[Path]:
+def write_reports(
+    metrics: Dict[str, Any],
+    output_dir: Path,
+    title: str,
+    markdown: Optional[Callable[[Dict[str, Any], str], str]] = None,
+    html: Optional[Callable[[Dict[str, Any], str], str]] = None,
+) -> List[Path]:
     """Write metrics.json, metrics.md and report.html into a folder.
 
-    metrics (Dict[str, Any]): The output of `compute_metrics`.
+    metrics (Dict[str, Any]): The output of `compute_metrics` (or of the renderers given).
     output_dir (Path): The folder (created if needed).
     title (str): Heading of the Markdown and HTML reports.
+    markdown (Optional[Callable]): Renders (metrics, title) as Markdown; `to_markdown` if None.
+    html (Optional[Callable]): Renders (metrics, title) as an HTML page; `to_html` if None.
     RETURNS (List[Path]): The files written.
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     files = {
         "metrics.json": json.dumps(metrics, indent=2) + "\n",
-        "metrics.md": to_markdown(metrics, title),
-        "report.html": to_html(metrics, title),
+        "metrics.md": (markdown or to_markdown)(metrics, title),
+        "report.html": (html or to_html)(metrics, title),
     }
     paths = []
     for name, content in files.items():
@@ -309,5 +317,189 @@ def to_html(metrics: Dict[str, Any], title: str) -> str:
         "<h2 id='confusion'>Confusion matrices</h2><p>Rows gold, columns predicted; shading "
         "is the share of the gold row (green agrees, red confuses).</p>"
         f"<div class='matrices'>{matrices}</div>"
+    )
+    return wrap_page(title, body, STYLE)
+
+
+def fmt_rate(value: Optional[float]) -> str:
+    """Format a rate as a percentage.
+
+    value (Optional[float]): A rate in [0, 1], or None where nothing was counted.
+    RETURNS (str): E.g. "10.6%", or "n/a".
+    """
+    return NA if value is None else f"{100 * value:.1f}%"
+
+
+def fmt_or_na(value: Optional[float]) -> str:
+    """Format an accuracy that may have no support.
+
+    value (Optional[float]): The accuracy, or None where nothing was counted.
+    RETURNS (str): Three decimals, or "n/a".
+    """
+    return NA if value is None else fmt(value)
+
+
+def probe_summary_items(metrics: Dict[str, Any]) -> List[List[str]]:
+    """List the headline figures of a probe run.
+
+    metrics (Dict[str, Any]): The output of `spacy_radlabels.probe.score_probe`.
+    RETURNS (List[List[str]]): [name, value] pairs.
+    """
+    items = [
+        ["cases", str(metrics["n_cases"])],
+        ["target decisions", str(metrics["n_target"])],
+        ["target accuracy", fmt_or_na(metrics["target_accuracy"])],
+        ["unmentioned decisions", str(metrics["n_unmentioned"])],
+        ["spurious rate", fmt_rate(metrics["spurious_rate"])],
+        ["failed cases", str(metrics["n_failed_cases"])],
+    ]
+    if metrics["n_summary"]:
+        items.append(["summary label accuracy", fmt_or_na(metrics["summary_accuracy"])])
+    return items
+
+
+PROBE_STATE_HEADER = ["state", "n", "accuracy"]
+
+
+def probe_state_rows(metrics: Dict[str, Any]) -> List[List[str]]:
+    """Build the table of target accuracy per expected state.
+
+    metrics (Dict[str, Any]): The output of `score_probe`.
+    RETURNS (List[List[str]]): One row per state: n and accuracy ("n/a" without cases).
+    """
+    return [
+        [
+            state,
+            str(metrics["target_support_per_state"][state]),
+            fmt_or_na(metrics["target_accuracy_per_state"][state]),
+        ]
+        for state in metrics["target_states"]
+    ]
+
+
+def probe_capability_header(metrics: Dict[str, Any]) -> List[str]:
+    """Name the per-capability table's columns.
+
+    metrics (Dict[str, Any]): The output of `score_probe`.
+    RETURNS (List[str]): Column headings.
+    """
+    states = [f"{state} acc" for state in metrics["target_states"]]
+    return ["capability", "cases", "target n", "target acc", *states, "spurious"]
+
+
+def probe_capability_rows(metrics: Dict[str, Any]) -> List[List[str]]:
+    """Build the per-capability table: target accuracy overall and per state, spurious rate.
+
+    metrics (Dict[str, Any]): The output of `score_probe`.
+    RETURNS (List[List[str]]): One row per capability.
+    """
+    rows = []
+    for name, scores in metrics["per_capability"].items():
+        per_state = scores["target_accuracy_per_state"]
+        rows.append(
+            [
+                name,
+                str(scores["n_cases"]),
+                str(scores["n_target"]),
+                fmt_or_na(scores["target_accuracy"]),
+                *(fmt_or_na(per_state[state]) for state in metrics["target_states"]),
+                fmt_rate(scores["spurious_rate"]),
+            ]
+        )
+    return rows
+
+
+PROBE_LABEL_HEADER = ["label", "target n", "target acc", "unmentioned n", "spurious n", "spurious"]
+
+
+def probe_label_rows(metrics: Dict[str, Any]) -> List[List[str]]:
+    """Build the per-label table: target accuracy and how often the label fires unmentioned.
+
+    metrics (Dict[str, Any]): The output of `score_probe`.
+    RETURNS (List[List[str]]): One row per label.
+    """
+    return [
+        [
+            label,
+            str(scores["n_target"]),
+            fmt_or_na(scores["target_accuracy"]),
+            str(scores["n_unmentioned"]),
+            str(scores["n_spurious"]),
+            fmt_rate(scores["spurious_rate"]),
+        ]
+        for label, scores in metrics["per_label"].items()
+    ]
+
+
+PROBE_CASE_HEADER = ["case", "capability", "text", "missed (expected -> predicted)", "spurious"]
+
+
+def probe_case_rows(metrics: Dict[str, Any]) -> List[List[str]]:
+    """Build the table of the cases with the most errors.
+
+    metrics (Dict[str, Any]): The output of `score_probe`.
+    RETURNS (List[List[str]]): One row per listed case.
+    """
+    rows = []
+    for case in metrics["worst_cases"]:
+        missed = ", ".join(
+            f"{label}: {m['expected']} -> {m['predicted']}" for label, m in case["missed"].items()
+        )
+        spurious = ", ".join(f"{label}: {state}" for label, state in case["spurious"].items())
+        text = case["text"].replace("\n", " ⏎ ")
+        rows.append([case["id"], case["capability"], text, missed, spurious])
+    return rows
+
+
+PROBE_NOTE = (
+    "Target: the labels a case states and the ancestors their states imply (an implied "
+    "ancestor is right when at least its state). Spurious: positive or uncertain on a label "
+    "the case does not mention."
+)
+
+
+def probe_to_markdown(metrics: Dict[str, Any], title: str) -> str:
+    """Render probe metrics as Markdown.
+
+    metrics (Dict[str, Any]): The output of `score_probe`.
+    title (str): The heading.
+    RETURNS (str): The Markdown report.
+    """
+    parts = [
+        f"# {title}\n",
+        markdown_table(["metric", "value"], probe_summary_items(metrics)),
+        f"{PROBE_NOTE}\n",
+        "## Target accuracy per state\n",
+        markdown_table(PROBE_STATE_HEADER, probe_state_rows(metrics)),
+        "## Per capability\n",
+        markdown_table(probe_capability_header(metrics), probe_capability_rows(metrics)),
+        "## Per label\n",
+        markdown_table(PROBE_LABEL_HEADER, probe_label_rows(metrics)),
+        f"## Worst cases (of {metrics['n_failed_cases']} failed)\n",
+        markdown_table(PROBE_CASE_HEADER, probe_case_rows(metrics)),
+    ]
+    return "\n".join(parts)
+
+
+def probe_to_html(metrics: Dict[str, Any], title: str) -> str:
+    """Render probe metrics as a self-contained HTML page.
+
+    metrics (Dict[str, Any]): The output of `score_probe`.
+    title (str): The heading.
+    RETURNS (str): The HTML document.
+    """
+    cards = "".join(
+        f'<div class="card">{escape(name)}<b>{escape(value)}</b></div>'
+        for name, value in probe_summary_items(metrics)
+    )
+    body = (
+        f"<h1>{escape(title)}</h1><div class='cards'>{cards}</div><p>{escape(PROBE_NOTE)}</p>"
+        "<h2 id='states'>Target accuracy per state</h2>"
+        f"{html_table(PROBE_STATE_HEADER, probe_state_rows(metrics))}"
+        "<h2 id='capabilities'>Per capability</h2>"
+        f"{html_table(probe_capability_header(metrics), probe_capability_rows(metrics))}"
+        f"<h2 id='labels'>Per label</h2>{html_table(PROBE_LABEL_HEADER, probe_label_rows(metrics))}"
+        f"<h2 id='worst'>Worst cases (of {metrics['n_failed_cases']} failed)</h2>"
+        f"{html_table(PROBE_CASE_HEADER, probe_case_rows(metrics))}"
     )
     return wrap_page(title, body, STYLE)
