@@ -168,10 +168,10 @@ class CaseBuilder:
                     variant = rng.choice(variants)
                     singles[state].append((frame, variant))
                     text = fill(frame, {"X": variant})
-                    test = f"{state}, cue {order} the finding"
                     case_id = f"{label}-{state}-{order}-{i}"
+                    # The frame names the test, so the report shows which wordings fail.
                     cases.append(
-                        self._case(case_id, CAPABILITIES[state], test, text, {label: state})
+                        self._case(case_id, CAPABILITIES[state], frame, text, {label: state})
                     )
         # Sections and robustness rotate through the states, label by label.
         state = ASSERTED_STATES[index % len(ASSERTED_STATES)]
@@ -316,7 +316,8 @@ def score_probe(
     schema (Schema): The schema the cases were built from.
     n_worst (int): How many of the cases with the most errors to list.
     RETURNS (Dict[str, Any]): JSON-serialisable metrics: the totals of `_Tally.as_dict`,
-        "per_capability", "per_label" and "worst_cases".
+        "per_capability", "per_test" (a list: a test is a frame, a noise or a section
+        kind), "per_label" and "worst_cases".
     """
     if len(cases) != len(predicted):
         raise ValueError(f"{len(cases)} probe cases but {len(predicted)} predictions.")
@@ -326,10 +327,11 @@ def score_probe(
     labels = [lab for lab in schema.labels if lab not in summaries]
     total = _Tally()
     per_capability: Dict[str, _Tally] = defaultdict(_Tally)
+    per_test: Dict[Tuple[str, str], _Tally] = defaultdict(_Tally)
     per_label: Dict[str, _Tally] = {label: _Tally() for label in labels}
     failures = []
     for index, (case, pred) in enumerate(zip(cases, predicted)):
-        slices = (total, per_capability[case.capability])
+        slices = (total, per_capability[case.capability], per_test[(case.capability, case.test)])
         missed = {}
         spurious = {}
         for tally in slices:
@@ -384,6 +386,10 @@ def score_probe(
         **total.as_dict(states),
         "n_failed_cases": len(failures),
         "per_capability": {name: tally.as_dict(states) for name, tally in per_capability.items()},
+        "per_test": [
+            {"capability": capability, "test": test, **tally.as_dict(states)}
+            for (capability, test), tally in per_test.items()
+        ],
         "per_label": {label: tally.as_dict(states) for label, tally in per_label.items()},
         "worst_cases": worst,
     }

@@ -409,6 +409,27 @@ def probe_capability_rows(metrics: Dict[str, Any]) -> List[List[str]]:
     return rows
 
 
+PROBE_TEST_HEADER = ["capability", "test", "cases", "target acc", "spurious"]
+
+
+def probe_test_rows(metrics: Dict[str, Any]) -> List[List[str]]:
+    """Build the per-test table: each frame, noise or section kind on its own.
+
+    metrics (Dict[str, Any]): The output of `score_probe`.
+    RETURNS (List[List[str]]): One row per test.
+    """
+    return [
+        [
+            scores["capability"],
+            scores["test"],
+            str(scores["n_cases"]),
+            fmt_or_na(scores["target_accuracy"]),
+            fmt_rate(scores["spurious_rate"]),
+        ]
+        for scores in metrics["per_test"]
+    ]
+
+
 PROBE_LABEL_HEADER = ["label", "target n", "target acc", "unmentioned n", "spurious n", "spurious"]
 
 
@@ -473,6 +494,8 @@ def probe_to_markdown(metrics: Dict[str, Any], title: str) -> str:
         markdown_table(PROBE_STATE_HEADER, probe_state_rows(metrics)),
         "## Per capability\n",
         markdown_table(probe_capability_header(metrics), probe_capability_rows(metrics)),
+        "## Per test\n",
+        markdown_table(PROBE_TEST_HEADER, probe_test_rows(metrics)),
         "## Per label\n",
         markdown_table(PROBE_LABEL_HEADER, probe_label_rows(metrics)),
         f"## Worst cases (of {metrics['n_failed_cases']} failed)\n",
@@ -498,6 +521,7 @@ def probe_to_html(metrics: Dict[str, Any], title: str) -> str:
         f"{html_table(PROBE_STATE_HEADER, probe_state_rows(metrics))}"
         "<h2 id='capabilities'>Per capability</h2>"
         f"{html_table(probe_capability_header(metrics), probe_capability_rows(metrics))}"
+        f"<h2 id='tests'>Per test</h2>{html_table(PROBE_TEST_HEADER, probe_test_rows(metrics))}"
         f"<h2 id='labels'>Per label</h2>{html_table(PROBE_LABEL_HEADER, probe_label_rows(metrics))}"
         f"<h2 id='worst'>Worst cases (of {metrics['n_failed_cases']} failed)</h2>"
         f"{html_table(PROBE_CASE_HEADER, probe_case_rows(metrics))}"

@@ -200,6 +200,8 @@ def test_score_by_hand(tiny_schema):
     assert m["unmentioned_accuracy"] == 5 / 7 and m["summary_accuracy"] is None
     assert m["per_capability"]["negation"]["spurious_rate"] == 1 / 2
     assert m["per_capability"]["label-free"]["target_accuracy"] is None
+    negation_test = [t for t in m["per_test"] if t["capability"] == "negation"]
+    assert len(m["per_test"]) == 4 and negation_test[0]["spurious_rate"] == 1 / 2
     assert m["per_label"]["haemorrhage"]["n_spurious"] == 1
     assert m["per_label"]["haemorrhage"]["target_accuracy"] == 1.0
     assert m["n_failed_cases"] == 3
@@ -291,6 +293,7 @@ def test_cli_writes_the_three_reports(trained_pipeline, tmp_path):
         assert key in metrics
     markdown = (output / "metrics.md").read_text(encoding="utf-8")
     assert "## Per capability" in markdown and "| label-free |" in markdown
+    assert "| negation | {X} is not appreciated. |" in markdown
     html = (output / "report.html").read_text(encoding="utf-8")
     assert "Worst cases" in html
     assert_well_formed(html)
