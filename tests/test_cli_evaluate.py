@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from spacy_radlabels.cli import app
 from spacy_radlabels.evaluation import evaluate_pipeline
 from spacy_radlabels.metrics import compute_metrics
+from spacy_radlabels.report import NA, label_rows, state_rows, to_html, to_markdown
 
 from .test_cli_explain import assert_well_formed
 
@@ -85,6 +86,31 @@ def test_metrics_undefined_kappa_and_unannotated_label():
         "confusion": [[0, 0, 0]] * 3,
     }
     json.dumps(m)
+
+
+def test_states_without_support_show_na_not_zero():
+    # Label "a" has no uncertain gold but one uncertain prediction; "b" has neither.
+    gold = [{"a": "positive", "b": "positive"}, {"a": "negative", "b": "negative"}]
+    pred = [{"a": "uncertain", "b": "positive"}, {"a": "negative", "b": "negative"}]
+    m = compute_metrics(gold, pred, ["a", "b"], STATES)
+    rows = {row[0]: row for row in label_rows(m)}
+    # Columns: label, n, acc, kappa, then P, R, F1, n per finding state.
+    a_positive, a_uncertain = rows["a"][4:8], rows["a"][8:12]
+    b_positive, b_uncertain = rows["b"][4:8], rows["b"][8:12]
+    # Predicted uncertain once, wrongly: precision 0 is measured; recall and F1 are not.
+    assert a_uncertain == ["0.000", NA, NA, "0"]
+    # Never predicted positive, one gold positive missed: recall 0 is measured.
+    assert a_positive == [NA, "0.000", "0.000", "1"]
+    assert b_uncertain == [NA, NA, NA, "0"] and b_positive == ["1.000", "1.000", "1.000", "1"]
+    pooled = {row[0]: row for row in state_rows(m)}
+    assert pooled["uncertain"] == ["uncertain", "0.000", NA, NA, "0"]
+    markdown = to_markdown(m, "t")
+    assert "| b | 2 | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 | 1 | n/a | n/a | n/a | 0 |" in markdown
+    html = to_html(m, "t")
+    # The F1 chart draws no bar for an unsupported state and labels it n/a.
+    assert 'width="0.0" height="11" fill="#e67e00"><title>b uncertain: F1 n/a (n=0)' in html
+    assert "a uncertain: F1 n/a (n=0)" in html and "a positive: F1 0.00 (n=1)" in html
+    assert_well_formed(html)
 
 
 def test_metrics_length_mismatch():
