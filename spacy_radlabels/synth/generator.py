@@ -156,13 +156,15 @@ class ReportGenerator:
         self.sites = {lab: templates.site_of(lab) for lab in self.labels}
         self.negative_pairs = any(f.kind == "pair" and f.state == "negative" for f in self.families)
         self.fragments = _split_heldout(templates.fragments, heldout)
-        tpl = templates
-        self.quiet_sources = [
-            [Quiet(s.text, s.normal, False) for s in _split_heldout(tpl.label_free, heldout)],
-            [Quiet(s.text, False, s.abnormal) for s in tpl.normal_findings]
-            + [Quiet(s.text, not s.abnormal, s.abnormal) for s in tpl.normal_impression]
-            + [Quiet(text, False, False) for text in tpl.symptoms],
+        self.label_free = [
+            Quiet(s.text, s.normal, False) for s in _split_heldout(templates.label_free, heldout)
         ]
+        # The report furniture that names no label either.
+        self.furniture = (
+            [Quiet(s.text, False, s.abnormal) for s in templates.normal_findings]
+            + [Quiet(s.text, not s.abnormal, s.abnormal) for s in templates.normal_impression]
+            + [Quiet(text, False, False) for text in templates.symptoms]
+        )
         self.shapes: Dict[str, Callable[[random.Random], Tuple[str, Dict[str, str]]]] = {
             "impression": self._impression_only,
             "sentence": self._sentence,
@@ -579,8 +581,8 @@ class ReportGenerator:
         return fragment.text, self._gold(dict(fragment.labels), normal=fragment.normal)
 
     def _quiet(self, rng: random.Random) -> Quiet:
-        listed, others = self.quiet_sources
-        return rng.choice(listed if listed and rng.random() < P_LABEL_FREE_LIST else others)
+        listed = self.label_free and rng.random() < P_LABEL_FREE_LIST
+        return rng.choice(self.label_free if listed else self.furniture)
 
     def _quiet_gold(self, sentences: Sequence[Quiet]) -> Dict[str, str]:
         normal = any(s.normal for s in sentences) and not any(s.abnormal for s in sentences)
