@@ -387,7 +387,10 @@ def chest(tmp_path_factory):
     chest_schema = load_schema(CHEST)
     chest_templates = load_templates(chest_schema.templates, chest_schema)
     out = tmp_path_factory.mktemp("chest")
-    meta = write_corpus(chest_schema, chest_templates, out, n=1500, seed=3, n_heldout=0)
+    # Whole reports: the tests below check report-level conventions.
+    meta = write_corpus(
+        chest_schema, chest_templates, out, n=1500, seed=3, n_heldout=0, short_ratio=0.0
+    )
     return chest_schema, chest_templates, read_jsonl(out / "train.jsonl"), meta
 
 
