@@ -1,5 +1,6 @@
 """The synthetic corpus: exact and hierarchical gold, hold-out hygiene, determinism, CLI."""
 
+import inspect
 import json
 import os
 import random
@@ -319,6 +320,14 @@ def test_cli_writes_the_files(tmp_path, cli):
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
     assert len(read_jsonl(out / "test_heldout.jsonl")) == 10
     assert json.loads((out / "meta.json").read_text())["short_ratio"] == 0.5
+
+
+def test_cli_default_short_ratio_is_the_library_default():
+    from spacy_radlabels.cli.synth import synth_cli
+    from spacy_radlabels.synth.corpus import SHORT_RATIO
+
+    option = inspect.signature(synth_cli).parameters["short_ratio"].default
+    assert option.default == SHORT_RATIO > 0
 
 
 def test_cli_errors_name_the_file(tmp_path, cli):

@@ -77,13 +77,13 @@ def synth_cli(
     ),
     lang: str = typer.Option("en", "--lang", help="Tokenizer language. Example: --lang en"),
     short_ratio: float = typer.Option(
-        0.2,
+        0.1,
         "--short-ratio",
         min=0.0,
         max=1.0,
         help="Share of synthetic items that are short text (impression-only reports, single "
         "sentences, fragments such as 'No bleed.', text naming no label) instead of whole "
-        "reports. 0 writes whole reports only. Example: --short-ratio 0.2",
+        "reports. 0 writes whole reports only. Example: --short-ratio 0.1",
     ),
 ) -> None:
     """Generate train/dev/test_heldout corpora from a schema and templates."""
