@@ -547,7 +547,9 @@ def test_chest_short_items_keep_no_finding_right(chest):
     normal = {s.text.lower() for s in short_texts if s.normal}
     plain = {s.text.lower() for s in short_texts if not s.normal}
     plain |= {s.lower() for s in chest_templates.symptoms}
+    negating = {s.text.lower(): s.negates for s in chest_templates.normal_findings if s.negates}
     counts = {"positive": 0, "absent": 0}
+    denied = 0
     for text, gold, shape in drawn:
         found = any(gold[lab] in ("positive", "uncertain") for lab in findings)
         if found:
@@ -561,4 +563,11 @@ def test_chest_short_items_keep_no_finding_right(chest):
         if shape in ("label_free", "label_free_report"):
             assert not found
             counts[gold["no_finding"]] += 1
+        if shape == "label_free" and text.lower() in negating:
+            # "Heart size is normal." names no label and states cardiomegaly negative.
+            stated = negating[text.lower()]
+            assert all(gold[lab] == "negative" for lab in stated), (text, gold)
+            assert all(gold[lab] == "absent" for lab in findings if lab not in stated)
+            denied += 1
     assert min(counts.values()) >= 50, counts
+    assert denied >= 10

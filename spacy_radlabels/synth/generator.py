@@ -77,11 +77,13 @@ P_SHORT_NUMBERED = 0.35
 
 
 class Quiet(NamedTuple):
-    """A sentence that names no label: whether it calls the study normal, or abnormal."""
+    """A sentence that names no label: whether it calls the study normal, or abnormal, and
+    the labels it states negative ("Heart size is normal.")."""
 
     text: str
     normal: bool
     abnormal: bool
+    negates: Sequence[str] = ()
 
 
 @dataclass
@@ -161,8 +163,11 @@ class ReportGenerator:
         ]
         # The report furniture that names no label either.
         self.furniture = (
-            [Quiet(s.text, False, s.abnormal) for s in templates.normal_findings]
-            + [Quiet(s.text, not s.abnormal, s.abnormal) for s in templates.normal_impression]
+            [Quiet(s.text, False, s.abnormal, s.negates) for s in templates.normal_findings]
+            + [
+                Quiet(s.text, not s.abnormal, s.abnormal, s.negates)
+                for s in templates.normal_impression
+            ]
             + [Quiet(text, False, False) for text in templates.symptoms]
         )
         self.shapes: Dict[str, Callable[[random.Random], Tuple[str, Dict[str, str]]]] = {
@@ -586,7 +591,11 @@ class ReportGenerator:
 
     def _quiet_gold(self, sentences: Sequence[Quiet]) -> Dict[str, str]:
         normal = any(s.normal for s in sentences) and not any(s.abnormal for s in sentences)
-        return self._gold({}, normal=normal)
+        gold = self._gold({}, normal=normal)
+        for sentence in sentences:
+            for label in sentence.negates:
+                gold[label] = "negative"
+        return gold
 
     def _label_free(self, rng: random.Random) -> Tuple[str, Dict[str, str]]:
         sentence = self._quiet(rng)
@@ -607,7 +616,14 @@ class ReportGenerator:
         parts.append((rng.choice(headers["findings"]) + " " if rng.random() < 0.5 else "") + body)
         if self.templates.normal_impression and rng.random() < 0.5:
             impression = rng.choice(self.templates.normal_impression)
-            sentences.append(Quiet(impression.text, not impression.abnormal, impression.abnormal))
+            sentences.append(
+                Quiet(
+                    impression.text,
+                    not impression.abnormal,
+                    impression.abnormal,
+                    impression.negates,
+                )
+            )
             parts.append(rng.choice(headers["impression"]) + " " + impression.text)
         return rng.choice(("\n", " ")).join(parts), self._quiet_gold(sentences)
 
