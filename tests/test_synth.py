@@ -1,5 +1,6 @@
 """The synthetic corpus: exact and hierarchical gold, hold-out hygiene, determinism, CLI."""
 
+import inspect
 import json
 import os
 import random
@@ -23,7 +24,7 @@ from spacy_radlabels.synth import (
     write_corpus,
 )
 from spacy_radlabels.synth.corpus import RealCorpusError
-from spacy_radlabels.synth.generator import RANK
+from spacy_radlabels.synth.generator import RANK, REPORT, SHORT_SHAPES, SHORT_WEIGHTS
 from spacy_radlabels.synth.templates import SLOT_RE, mention_regex
 
 ROOT = Path(__file__).parent.parent
@@ -168,20 +169,20 @@ def test_same_reports_in_another_process(schema, templates):
         "from spacy_radlabels.schema import load_schema;"
         "from spacy_radlabels.synth import ReportGenerator, load_templates;"
         f"s = load_schema({str(HEAD_CT)!r});"
-        f"g = ReportGenerator(s, load_templates({str(TEMPLATES)!r}, s), heldout=True);"
+        f"g = ReportGenerator(s, load_templates({str(TEMPLATES)!r}, s), True, 0.3);"
         "rng = random.Random('5');"
         "print(json.dumps([g.generate(rng) for _ in range(200)]))"
     )
     env = dict(os.environ, PYTHONHASHSEED="12345")
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True)
-    generator = ReportGenerator(schema, templates, heldout=True)
+    generator = ReportGenerator(schema, templates, heldout=True, short_ratio=0.3)
     rng = random.Random("5")
     here = [list(generator.generate(rng)) for _ in range(200)]
     assert json.loads(result.stdout) == here
 
 
 def test_generator_uses_only_its_rng(schema, templates):
-    generator = ReportGenerator(schema, templates)
+    generator = ReportGenerator(schema, templates, short_ratio=0.5)
     first = [generator.generate(random.Random(1)) for _ in range(3)]
     random.seed(99)
     assert [generator.generate(random.Random(1)) for _ in range(3)] == first
@@ -267,6 +268,26 @@ def write_templates(tmp_path: Path, old: str, new: str) -> Path:
             "normal sentence 'No fracture of the orbits.' names label 'skull_fracture'",
         ),
         (
+            '{text: "Stable."}',
+            '{text: "Stable, no bleed."}',
+            "fragment 'Stable, no bleed.' names label 'haemorrhage'",
+        ),
+        (
+            '{text: "No SAH.", labels: {subarachnoid_haemorrhage: negative}}',
+            '{text: "No SAH.", labels: {subdural_haematoma: negative}}',
+            "fragments 'No SAH.' gives 'subdural_haematoma' a state but does not name it",
+        ),
+        (
+            '{text: "No fracture.", labels: {skull_fracture: negative}}',
+            '{text: "No fracture.", labels: {skull_fracture: absent}}',
+            "fragments 'No fracture.' gives 'skull_fracture' state 'absent'",
+        ),
+        (
+            '{text: "Clinical details noted."}',
+            '{text: "Clinical details: ?SAH."}',
+            "label_free text 'Clinical details: ?SAH.' names label 'subarachnoid_haemorrhage'",
+        ),
+        (
             '    kind: differential\n    state: uncertain\n    patterns: ["{X} or {Y}.",',
             '    kind: differential\n    state: uncertain\n    patterns: ["{X} or {Z}.",',
             "family 'unc_differential' pattern '{X} or {Z}.' uses slots ['Z']",
@@ -294,10 +315,19 @@ def cli():
 def test_cli_writes_the_files(tmp_path, cli):
     out = tmp_path / "corpus"
     args = ["synth", str(HEAD_CT), str(out), "--n", "40", "--n-heldout", "10", "--seed", "2"]
-    result = CliRunner().invoke(cli, args)
+    result = CliRunner().invoke(cli, args + ["--short-ratio", "0.5"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
     assert len(read_jsonl(out / "test_heldout.jsonl")) == 10
+    assert json.loads((out / "meta.json").read_text())["short_ratio"] == 0.5
+
+
+def test_cli_default_short_ratio_is_the_library_default():
+    from spacy_radlabels.cli.synth import synth_cli
+    from spacy_radlabels.synth.corpus import SHORT_RATIO
+
+    option = inspect.signature(synth_cli).parameters["short_ratio"].default
+    assert option.default == SHORT_RATIO > 0
 
 
 def test_cli_errors_name_the_file(tmp_path, cli):
@@ -366,7 +396,10 @@ def chest(tmp_path_factory):
     chest_schema = load_schema(CHEST)
     chest_templates = load_templates(chest_schema.templates, chest_schema)
     out = tmp_path_factory.mktemp("chest")
-    meta = write_corpus(chest_schema, chest_templates, out, n=1500, seed=3, n_heldout=0)
+    # Whole reports: the tests below check report-level conventions.
+    meta = write_corpus(
+        chest_schema, chest_templates, out, n=1500, seed=3, n_heldout=0, short_ratio=0.0
+    )
     return chest_schema, chest_templates, read_jsonl(out / "train.jsonl"), meta
 
 
@@ -411,3 +444,130 @@ def test_negative_pairs_deny_both_labels(chest):
                     checked += 1
                     assert gold[label] in ("negative", "absent"), (record, label)
     assert checked >= 20
+
+
+# ---- short items ----
+
+
+def items(generator, n: int, seed: str = "short"):
+    rng = random.Random(seed)
+    return [generator.generate_item(rng) for _ in range(n)]
+
+
+def quiet(gold, schema) -> bool:
+    return all(state == schema.negative_state for state in gold.values())
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.1, 0.3])
+def test_short_items_at_the_configured_rate(schema, templates, ratio):
+    drawn = items(ReportGenerator(schema, templates, short_ratio=ratio), 3000)
+    shapes = [shape for _, _, shape in drawn]
+    short = [shape for shape in shapes if shape != REPORT]
+    assert abs(len(short) / len(shapes) - ratio) < 0.025
+    for shape, weight in zip(SHORT_SHAPES, SHORT_WEIGHTS):
+        share = weight / sum(SHORT_WEIGHTS)
+        assert abs(short.count(shape) - share * len(short)) <= 0.3 * share * len(short) + 5
+    reports = [len(text.split()) for text, _, shape in drawn if shape == REPORT]
+    shorts = sorted(len(text.split()) for text, _, shape in drawn if shape != REPORT)
+    assert min(reports) >= 14
+    assert not shorts or shorts[len(shorts) // 2] < 10
+
+
+def test_short_ratio_zero_keeps_the_reports(schema, templates):
+    # Whole-report corpora are those the generator drew before short items existed.
+    plain = ReportGenerator(schema, templates)
+    zero = ReportGenerator(schema, templates, short_ratio=0.0)
+    assert items(plain, 50) == items(zero, 50)
+    with pytest.raises(ValueError, match="short ratio"):
+        ReportGenerator(schema, templates, short_ratio=1.5)
+
+
+def test_short_items_gold(schema, templates):
+    drawn = items(ReportGenerator(schema, templates, short_ratio=1.0), 3000)
+    listed = {f.text.lower(): f.labels for f in templates.fragments}
+    regexes = {lab: mention_regex(schema.variants(lab)) for lab in schema.labels}
+    questions = 0
+    for text, gold, shape in drawn:
+        assert list(gold) == schema.labels
+        if shape in ("label_free", "label_free_report"):
+            assert not [lab for lab, rx in regexes.items() if rx.search(text)], text
+            assert quiet(gold, schema), (text, gold)
+        elif shape == "fragment" and text.lower() not in listed:
+            # "?SAH.": a question asserts nothing.
+            questions += 1
+            assert quiet(gold, schema), (text, gold)
+        elif shape == "fragment":
+            stated = listed[text.lower()]
+            for label, state in gold.items():
+                lifted = [d for d in schema.descendants(label) if d in stated]
+                expected = stated.get(label) or (stated[lifted[0]] if lifted else "negative")
+                assert state == expected, (text, label, state)
+        for child, parent in schema.hierarchy.items():
+            assert RANK[gold[parent]] >= RANK[gold[child]], (text, child, parent)
+    assert questions >= 20
+    by_text = {text.lower(): gold for text, gold, shape in drawn if shape == "fragment"}
+    assert by_text["no bleed."]["haemorrhage"] == "negative"
+    assert by_text["acute infarct."]["acute_ischaemic_stroke"] == "positive"
+    assert by_text["acute infarct."]["ischaemic_stroke"] == "positive"
+    assert quiet(by_text["stable."], schema)
+    # "?SAH.", "?infarct.": the bare question names a label and asserts nothing.
+    asked = [text for text in by_text if re.fullmatch(r"\?\s?[^?]+\.", text)]
+    assert len(asked) >= 5 and all(quiet(by_text[text], schema) for text in asked)
+
+
+def test_short_items_state_every_state(schema, templates):
+    drawn = items(ReportGenerator(schema, templates, short_ratio=1.0), 2000)
+    for shape in ("impression", "sentence"):
+        states = {s for _, gold, kind in drawn if kind == shape for s in gold.values()}
+        assert states == {"positive", "uncertain", "negative"}, (shape, states)
+
+
+def test_heldout_short_texts_only_in_test(tmp_path, schema, templates):
+    out = tmp_path / "corpus"
+    write_corpus(schema, templates, out, n=2000, seed=5, n_heldout=600, short_ratio=0.5)
+    held = [normalise(text) for text in templates.heldout_short_texts()]
+    assert held
+
+    def sentences(split: str) -> set:
+        records = read_jsonl(out / f"{split}.jsonl")
+        return {s for r in records for s in re.split(r"(?<=\.)\s+", normalise(r["text"]))}
+
+    seen = sentences("train") | sentences("dev")
+    assert not seen.intersection(held)
+    assert sentences("test_heldout").intersection(held)
+
+
+def test_chest_short_items_keep_no_finding_right(chest):
+    # No Finding is positive only when the text calls the study normal and finds nothing.
+    chest_schema, chest_templates, _, _ = chest
+    generator = ReportGenerator(chest_schema, chest_templates, short_ratio=1.0)
+    drawn = items(generator, 3000)
+    findings = [lab for lab in chest_schema.labels if chest_schema.group(lab) == "finding"]
+    short_texts = chest_templates.fragments + chest_templates.label_free
+    normal = {s.text.lower() for s in short_texts if s.normal}
+    plain = {s.text.lower() for s in short_texts if not s.normal}
+    plain |= {s.lower() for s in chest_templates.symptoms}
+    negating = {s.text.lower(): s.negates for s in chest_templates.normal_findings if s.negates}
+    counts = {"positive": 0, "absent": 0}
+    denied = 0
+    for text, gold, shape in drawn:
+        found = any(gold[lab] in ("positive", "uncertain") for lab in findings)
+        if found:
+            assert gold["no_finding"] == "absent", (text, gold)
+        if shape in ("fragment", "label_free") and text.lower() in normal:
+            assert gold["no_finding"] == "positive", text
+        if shape in ("fragment", "label_free", "sentence") and text.lower() in plain:
+            assert gold["no_finding"] == "absent", text
+        if shape == "sentence":
+            assert gold["no_finding"] == "absent", text
+        if shape in ("label_free", "label_free_report"):
+            assert not found
+            counts[gold["no_finding"]] += 1
+        if shape == "label_free" and text.lower() in negating:
+            # "Heart size is normal." names no label and states cardiomegaly negative.
+            stated = negating[text.lower()]
+            assert all(gold[lab] == "negative" for lab in stated), (text, gold)
+            assert all(gold[lab] == "absent" for lab in findings if lab not in stated)
+            denied += 1
+    assert min(counts.values()) >= 50, counts
+    assert denied >= 10

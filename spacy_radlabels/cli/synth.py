@@ -20,7 +20,8 @@ EPILOG = """Examples:
 
 Writes OUTPUT_DIR/train.spacy, dev.spacy and test_heldout.spacy (gold in doc._.labels),
 a .jsonl twin of each ({"id", "text", "labels"} per line) and meta.json (sizes and the
-train set's label/state counts).
+train set's label/state counts). --short-ratio sets the share of short items (impressions,
+sentences, fragments, label-free text); test_heldout's come from held-out templates only.
 """
 
 HELP = (
@@ -75,6 +76,15 @@ def synth_cli(
         "repeated when there are too few. Example: --real-ratio 0.3",
     ),
     lang: str = typer.Option("en", "--lang", help="Tokenizer language. Example: --lang en"),
+    short_ratio: float = typer.Option(
+        0.1,
+        "--short-ratio",
+        min=0.0,
+        max=1.0,
+        help="Share of synthetic items that are short text (impression-only reports, single "
+        "sentences, fragments such as 'No bleed.', text naming no label) instead of whole "
+        "reports. 0 writes whole reports only. Example: --short-ratio 0.1",
+    ),
 ) -> None:
     """Generate train/dev/test_heldout corpora from a schema and templates."""
     from ..schema import SchemaError, load_schema
@@ -101,6 +111,7 @@ def synth_cli(
             real=real,
             real_ratio=real_ratio,
             lang=lang,
+            short_ratio=short_ratio,
         )
     except (SchemaError, TemplateError, RealCorpusError, OSError) as err:
         fail(str(err))

@@ -1,4 +1,4 @@
-"""Whole synthetic reports: plan the labels' states, render the sections, derive the gold.
+"""Synthetic reports and short items: plan the labels' states, render the text, derive the gold.
 
 The gold is computed from the plan, never parsed back from the text: every label stated in
 a sentence gets that sentence's state, a positive (uncertain) child makes its ancestors at
@@ -7,15 +7,21 @@ normal.") makes it negative, and an unmentioned label gets the schema's not-ment
 A label of group "summary" (CheXpert's No Finding) is never stated: it is positive when no
 label of group "finding" is positive or uncertain and no rendered sentence is marked
 `abnormal` (an abnormality no label covers), and its variants word a normal impression.
+
+A share of the items (`short_ratio`) is short text instead of a whole report: an
+impression-only report, one sentence, a fragment ("No bleed.", "Stable.", "?SAH.") or text
+that names no label (one sentence or a short report). A short item's summary labels are
+positive only when its text calls the study normal ("NAD.", a normal impression); a
+question or a lone "No pneumothorax." says nothing of the rest of the study.
 """
 
 import random
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from ..schema import Schema
 from . import grammar
-from .templates import ASSERTED_STATES, SECTIONS, Family, NormalSentence, Templates
+from .templates import ASSERTED_STATES, SECTIONS, Family, NormalSentence, ShortText, Templates
 
 RANK = {"absent": 0, "negative": 0, "uncertain": 1, "positive": 2}
 # Per-report probabilities of the report's shape and of each kind of main assertion.
@@ -48,6 +54,36 @@ SUMMARY_GROUP = "summary"
 FINDING_GROUP = "finding"
 # Share of normal reports whose impression words the summary label (else a normal sentence).
 P_SUMMARY_IMPRESSION = 0.6
+# Short items: their shapes and shares. "impression": a few clauses with no other section;
+# "sentence": one sentence stating one to four labels; "fragment": a template's fragment or a
+# bare clinical question; "label_free": one sentence that names no label;
+# "label_free_report": a short report that names no label.
+REPORT = "report"
+SHORT_SHAPES = ("impression", "sentence", "fragment", "label_free", "label_free_report")
+SHORT_WEIGHTS = (3, 3, 2, 1, 1)
+# Main units and negative fillers of an impression-only report (0 to 4 each).
+SHORT_MAIN_WEIGHTS = (1, 4, 2, 1, 0)
+SHORT_FILLER_WEIGHTS = (4, 3, 1, 0, 0)
+# Share of one-sentence items that deny a coordinated list ("No bleed, mass or infarct.").
+P_SHORT_COORD = 0.15
+# Share of fragments that are a bare clinical question ("?SAH."), which asserts nothing.
+P_FRAGMENT_QUESTION = 0.3
+# Share of label-free sentences taken from the templates' `label_free` list (else from the
+# normal sentences, normal impressions and symptoms).
+P_LABEL_FREE_LIST = 0.5
+P_SHORT_HEADER = 0.3
+P_SHORT_UPPER = 0.08
+P_SHORT_NUMBERED = 0.35
+
+
+class Quiet(NamedTuple):
+    """A sentence that names no label: whether it calls the study normal, or abnormal, and
+    the labels it states negative ("Heart size is normal.")."""
+
+    text: str
+    normal: bool
+    abnormal: bool
+    negates: Sequence[str] = ()
 
 
 @dataclass
@@ -88,12 +124,23 @@ class ReportGenerator:
     templates (Templates): The carrier families, sites and report furniture.
     heldout (bool): Render with held-out families and variants (the test set) instead of
         the seen ones (train and dev).
+    short_ratio (float): Share of items that are short text (see SHORT_SHAPES), in [0, 1].
+        At 0 the generator draws exactly the whole reports it drew before short items.
     """
 
-    def __init__(self, schema: Schema, templates: Templates, heldout: bool = False) -> None:
+    def __init__(
+        self,
+        schema: Schema,
+        templates: Templates,
+        heldout: bool = False,
+        short_ratio: float = 0.0,
+    ) -> None:
+        if not 0.0 <= short_ratio <= 1.0:
+            raise ValueError(f"short ratio must be in [0, 1], got {short_ratio}.")
         self.schema = schema
         self.templates = templates
         self.heldout = heldout
+        self.short_ratio = short_ratio
         self.summaries = [lab for lab in schema.labels if schema.group(lab) == SUMMARY_GROUP]
         # The labels a report states; summary labels follow from them.
         self.labels = [lab for lab in schema.labels if lab not in self.summaries]
@@ -110,21 +157,55 @@ class ReportGenerator:
         ]
         self.sites = {lab: templates.site_of(lab) for lab in self.labels}
         self.negative_pairs = any(f.kind == "pair" and f.state == "negative" for f in self.families)
+        self.fragments = _split_heldout(templates.fragments, heldout)
+        self.label_free = [
+            Quiet(s.text, s.normal, False) for s in _split_heldout(templates.label_free, heldout)
+        ]
+        # The report furniture that names no label either.
+        self.furniture = (
+            [Quiet(s.text, False, s.abnormal, s.negates) for s in templates.normal_findings]
+            + [
+                Quiet(s.text, not s.abnormal, s.abnormal, s.negates)
+                for s in templates.normal_impression
+            ]
+            + [Quiet(text, False, False) for text in templates.symptoms]
+        )
+        self.shapes: Dict[str, Callable[[random.Random], Tuple[str, Dict[str, str]]]] = {
+            "impression": self._impression_only,
+            "sentence": self._sentence,
+            "fragment": self._fragment,
+            "label_free": self._label_free,
+            "label_free_report": self._label_free_report,
+        }
 
     def generate(self, rng: random.Random) -> Tuple[str, Dict[str, str]]:
-        """Render one report.
+        """Render one item: a whole report, or short text at the generator's short ratio.
 
         rng (random.Random): The random source (the only one used).
         RETURNS (Tuple[str, Dict[str, str]]): The text and the gold state of every label.
         """
+        text, gold, _ = self.generate_item(rng)
+        return text, gold
+
+    def generate_item(self, rng: random.Random) -> Tuple[str, Dict[str, str], str]:
+        """Render one item and say its shape.
+
+        rng (random.Random): The random source (the only one used).
+        RETURNS (Tuple[str, Dict[str, str], str]): The text, the gold state of every label
+            and the shape: "report" or one of SHORT_SHAPES.
+        """
+        # No number is drawn at ratio 0, so whole-report corpora stay as they were.
+        if self.short_ratio and rng.random() < self.short_ratio:
+            shape = rng.choices(SHORT_SHAPES, SHORT_WEIGHTS)[0]
+            text, gold = self.shapes[shape](rng)
+            return (text.upper() if rng.random() < P_SHORT_UPPER else text), gold, shape
         has_prior = rng.random() < P_PRIOR
         stated, units = self._plan(rng)
         gold = self._gold(stated)
         text, abnormal = self._render(rng, units, gold, has_prior)
         if abnormal:
-            for summary in self.summaries:
-                gold[summary] = self.schema.negative_state
-        return text, gold
+            self._not_normal(gold)
+        return text, gold, REPORT
 
     # ---- planning ----
 
@@ -169,11 +250,16 @@ class ReportGenerator:
         label, state = rng.choice(self.pairs)
         return Unit("single", (label,), state)
 
-    def _plan(self, rng: random.Random) -> Tuple[Dict[str, str], List[Unit]]:
+    def _plan(
+        self,
+        rng: random.Random,
+        main_weights: Sequence[int] = MAIN_WEIGHTS,
+        filler_weights: Sequence[int] = FILLER_WEIGHTS,
+    ) -> Tuple[Dict[str, str], List[Unit]]:
         stated: Dict[str, str] = {}
         units: List[Unit] = []
         negatives: List[str] = []
-        for _ in range(rng.choices(MAIN_UNITS, MAIN_WEIGHTS)[0]):
+        for _ in range(rng.choices(MAIN_UNITS, main_weights)[0]):
             unit = self._main_unit(rng)
             # A combo's finding is always present; its impression takes the unit's state.
             states = ("positive", unit.state) if unit.kind == "combo" else (unit.state,) * 2
@@ -183,7 +269,7 @@ class ReportGenerator:
                 negatives.append(unit.labels[0])
             else:
                 units.extend(self._place(rng, unit))
-        n_fillers = rng.choices(MAIN_UNITS, FILLER_WEIGHTS)[0]
+        n_fillers = rng.choices(MAIN_UNITS, filler_weights)[0]
         for label in rng.sample(self.labels, n_fillers):
             if self._try_add(stated, [(label, "negative")]):
                 negatives.append(label)
@@ -229,7 +315,9 @@ class ReportGenerator:
         )
         return [Unit(unit.kind, unit.labels, unit.state, where, hedged_findings=sharpen)]
 
-    def _gold(self, stated: Dict[str, str]) -> Dict[str, str]:
+    def _gold(self, stated: Dict[str, str], normal: bool = True) -> Dict[str, str]:
+        # `normal`: the text calls the study normal when it finds nothing (a whole report
+        # always does, in its impression).
         gold = {lab: self.schema.negative_state for lab in self.schema.labels}
         gold.update(stated)
         for label, state in stated.items():
@@ -241,8 +329,13 @@ class ReportGenerator:
             RANK[gold[lab]] > 0 for lab in self.labels if self.schema.group(lab) == FINDING_GROUP
         )
         for summary in self.summaries:
-            gold[summary] = self.schema.negative_state if found else "positive"
+            gold[summary] = "positive" if normal and not found else self.schema.negative_state
         return gold
+
+    def _not_normal(self, gold: Dict[str, str]) -> None:
+        # A sentence marked abnormal reports something no label covers.
+        for summary in self.summaries:
+            gold[summary] = self.schema.negative_state
 
     # ---- rendering ----
 
@@ -259,6 +352,19 @@ class ReportGenerator:
         site = self.sites[label]
         return grammar.render_phrase(rng, variant, label, site, modifiers, negated)
 
+    def _eligible(
+        self, kind: str, state: Optional[str], section: str, label: Optional[str], has_prior: bool
+    ) -> List[Family]:
+        return [
+            f
+            for f in self.families
+            if f.kind == kind
+            and f.state == state
+            and section in f.sections
+            and (has_prior or not f.comparison)
+            and (f.labels is None or label in f.labels)
+        ]
+
     def _family(
         self,
         rng: random.Random,
@@ -268,15 +374,7 @@ class ReportGenerator:
         label: Optional[str],
         has_prior: bool,
     ) -> Family:
-        eligible = [
-            f
-            for f in self.families
-            if f.kind == kind
-            and f.state == state
-            and section in f.sections
-            and (has_prior or not f.comparison)
-            and (f.labels is None or label in f.labels)
-        ]
+        eligible = self._eligible(kind, state, section, label, has_prior)
         held = [f for f in eligible if f.heldout]
         # The test set uses held-out phrasing wherever the templates offer one.
         return rng.choice(held if self.heldout and held else eligible)
@@ -306,13 +404,16 @@ class ReportGenerator:
                 slots["Y"] = self._phrase(rng, unit.labels[1], negated=negated)
         return grammar.fill(pattern, slots)
 
+    def _question(self, rng: random.Random) -> str:
+        family = self._family(rng, "question", None, "clinical", None, False)
+        a, b = rng.sample(self.labels, 2)
+        slots = {"X": self._variant(rng, a), "Y": self._variant(rng, b)}
+        return grammar.fill(rng.choice(family.patterns), slots)
+
     def _clinical(self, rng: random.Random) -> str:
         sentences = rng.sample(self.templates.symptoms, rng.randint(1, 2))
         if rng.random() < P_QUESTION:
-            family = self._family(rng, "question", None, "clinical", None, False)
-            a, b = rng.sample(self.labels, 2)
-            slots = {"X": self._variant(rng, a), "Y": self._variant(rng, b)}
-            question = grammar.fill(rng.choice(family.patterns), slots)
+            question = self._question(rng)
             sentences.insert(rng.randint(0, len(sentences)), question)
         return " ".join(sentences)
 
@@ -359,6 +460,22 @@ class ReportGenerator:
             self._join_scope(rng, findings["asserted"], findings["negated"])
         return findings["asserted"] + findings["negated"], impression
 
+    def _conclude(
+        self, rng: random.Random, units: List[Unit], gold: Dict[str, str], has_prior: bool
+    ) -> Tuple[List[str], bool]:
+        """Write the impression of a plan that put nothing there; say if it is abnormal."""
+        asserted = [u for u in units if u.state != "negative" and u.kind != "coord"]
+        if asserted:
+            unit = rng.choice(asserted)
+            return [self._clause(rng, unit, unit.state, "impression", has_prior)], False
+        normal = self._normal(rng, self.templates.normal_impression, gold, 1)
+        summaries = [lab for lab in self.summaries if gold[lab] == "positive"]
+        if summaries and (not normal or rng.random() < P_SUMMARY_IMPRESSION):
+            variant = self._variant(rng, rng.choice(summaries))
+            return [grammar.capitalise(variant) + "."], False
+        self._deny(gold, normal)
+        return [s.text for s in normal], any(s.abnormal for s in normal)
+
     def _style(self, rng: random.Random) -> Style:
         return Style(
             upper=rng.random() < 0.08,
@@ -389,20 +506,8 @@ class ReportGenerator:
         findings += [s.text for s in normal]
         rng.shuffle(findings)
         if not impression:
-            asserted = [u for u in units if u.state != "negative" and u.kind != "coord"]
-            if asserted:
-                unit = rng.choice(asserted)
-                impression.append(self._clause(rng, unit, unit.state, "impression", has_prior))
-            else:
-                normal = self._normal(rng, self.templates.normal_impression, gold, 1)
-                impression = [s.text for s in normal]
-                summaries = [lab for lab in self.summaries if gold[lab] == "positive"]
-                if summaries and (not impression or rng.random() < P_SUMMARY_IMPRESSION):
-                    variant = self._variant(rng, rng.choice(summaries))
-                    impression = [grammar.capitalise(variant) + "."]
-                else:
-                    self._deny(gold, normal)
-                    abnormal = abnormal or any(s.abnormal for s in normal)
+            impression, abnormal_impression = self._conclude(rng, units, gold, has_prior)
+            abnormal = abnormal or abnormal_impression
         parts = []
         if style.title and headers["title"]:
             parts.append(rng.choice(headers["title"]))
@@ -432,7 +537,103 @@ class ReportGenerator:
             text = text.lower()
         return (text.upper() if style.upper else text), abnormal
 
+    # ---- short items ----
+
+    def _impression_only(self, rng: random.Random) -> Tuple[str, Dict[str, str]]:
+        # The clauses a short plan puts in either section, under at most an impression
+        # header (CheXpert and MIMIC ship impressions only).
+        has_prior = rng.random() < P_PRIOR
+        stated, units = self._plan(rng, SHORT_MAIN_WEIGHTS, SHORT_FILLER_WEIGHTS)
+        gold = self._gold(stated)
+        findings, impression = self._sections(rng, units, has_prior)
+        sentences = findings + impression
+        if all(u.state == "negative" for u in units):
+            # Nothing found: the impression says the study is normal, as a report's does.
+            conclusion, abnormal = self._conclude(rng, units, gold, has_prior)
+            sentences += conclusion
+            if abnormal:
+                self._not_normal(gold)
+        numbered = len(sentences) > 1 and rng.random() < P_SHORT_NUMBERED
+        body = _numbered(sentences, self._style(rng)) if numbered else " ".join(sentences)
+        if rng.random() < P_SHORT_HEADER:
+            body = rng.choice(self.templates.headers["impression"]) + " " + body
+        return body, gold
+
+    def _sentence(self, rng: random.Random) -> Tuple[str, Dict[str, str]]:
+        has_prior = rng.random() < P_PRIOR
+        stated: Dict[str, str] = {}
+        while not stated:
+            if rng.random() < P_SHORT_COORD:
+                labels = tuple(rng.sample(self.labels, rng.randint(2, 4)))
+                unit = Unit("coord", labels, "negative")
+                states: Tuple[str, ...] = ("negative",) * len(labels)
+            else:
+                unit = self._main_unit(rng)
+                states = ("positive", unit.state) if unit.kind == "combo" else (unit.state,) * 2
+            self._try_add(stated, list(zip(unit.labels, states)))
+        label = unit.labels[-1]
+        sections = [
+            s for s in SECTIONS if self._eligible(unit.kind, unit.state, s, label, has_prior)
+        ]
+        clause = self._clause(rng, unit, unit.state, rng.choice(sections), has_prior)
+        return clause, self._gold(stated, normal=False)
+
+    def _fragment(self, rng: random.Random) -> Tuple[str, Dict[str, str]]:
+        if not self.fragments or rng.random() < P_FRAGMENT_QUESTION:
+            # "?SAH.": a question asserts nothing.
+            return self._question(rng), self._gold({}, normal=False)
+        fragment = rng.choice(self.fragments)
+        return fragment.text, self._gold(dict(fragment.labels), normal=fragment.normal)
+
+    def _quiet(self, rng: random.Random) -> Quiet:
+        listed = self.label_free and rng.random() < P_LABEL_FREE_LIST
+        return rng.choice(self.label_free if listed else self.furniture)
+
+    def _quiet_gold(self, sentences: Sequence[Quiet]) -> Dict[str, str]:
+        normal = any(s.normal for s in sentences) and not any(s.abnormal for s in sentences)
+        gold = self._gold({}, normal=normal)
+        for sentence in sentences:
+            for label in sentence.negates:
+                gold[label] = "negative"
+        return gold
+
+    def _label_free(self, rng: random.Random) -> Tuple[str, Dict[str, str]]:
+        sentence = self._quiet(rng)
+        return sentence.text, self._quiet_gold([sentence])
+
+    def _label_free_report(self, rng: random.Random) -> Tuple[str, Dict[str, str]]:
+        # Title, clinical details, a few label-free sentences, maybe a normal impression.
+        headers = self.templates.headers
+        parts = []
+        if headers["title"] and rng.random() < 0.5:
+            parts.append(rng.choice(headers["title"]))
+        if self.templates.symptoms and rng.random() < 0.5:
+            parts.append(
+                rng.choice(headers["clinical"]) + " " + rng.choice(self.templates.symptoms)
+            )
+        sentences = [self._quiet(rng) for _ in range(rng.randint(1, 3))]
+        body = " ".join(dict.fromkeys(s.text for s in sentences))
+        parts.append((rng.choice(headers["findings"]) + " " if rng.random() < 0.5 else "") + body)
+        if self.templates.normal_impression and rng.random() < 0.5:
+            impression = rng.choice(self.templates.normal_impression)
+            sentences.append(
+                Quiet(
+                    impression.text,
+                    not impression.abnormal,
+                    impression.abnormal,
+                    impression.negates,
+                )
+            )
+            parts.append(rng.choice(headers["impression"]) + " " + impression.text)
+        return rng.choice(("\n", " ")).join(parts), self._quiet_gold(sentences)
+
 
 def _numbered(sentences: Sequence[str], style: Style) -> str:
     items = (style.number_format.format(i=i, s=s) for i, s in enumerate(sentences, 1))
     return style.number_joiner.join(items)
+
+
+def _split_heldout(texts: Sequence[ShortText], heldout: bool) -> List[ShortText]:
+    # Train and dev never see a held-out text; the test set uses them wherever there are some.
+    held = [t for t in texts if t.heldout]
+    return held if heldout and held else [t for t in texts if not t.heldout]

@@ -30,6 +30,7 @@ FAMILY_KEYS = {"id", "kind", "state", "patterns", "heldout", "comparison", "labe
 SITE_WORD_KEYS = ("pre", "post", "sizes", "measures")
 SITE_KEYS = {"labels", "temporal", *SITE_WORD_KEYS}
 NORMAL_KEYS = {"text", "unless", "abnormal", "negates"}
+SHORT_KEYS = {"text", "labels", "normal", "heldout"}
 TOP_KEYS = {
     "name",
     "heldout_variants",
@@ -39,6 +40,8 @@ TOP_KEYS = {
     "clinical",
     "normal",
     "families",
+    "fragments",
+    "label_free",
 }
 HEADER_KEYS = ("title", "clinical", "comparison", "findings", "impression")
 
@@ -92,6 +95,21 @@ class NormalSentence:
 
 
 @dataclass
+class ShortText:
+    """A short item written out whole: a fragment ("No bleed.", "Stable.") or a label-free one.
+
+    `labels` are the states the text states (a fragment's only; a label-free text names no
+    label). `normal` marks a text that calls the whole study normal ("NAD."), which makes the
+    schema's summary labels positive when nothing else is found.
+    """
+
+    text: str
+    labels: Dict[str, str] = field(default_factory=dict)
+    normal: bool = False
+    heldout: bool = False
+
+
+@dataclass
 class Templates:
     """A loaded, validated template file."""
 
@@ -105,6 +123,8 @@ class Templates:
     symptoms: List[str]
     normal_findings: List[NormalSentence]
     normal_impression: List[NormalSentence]
+    fragments: List[ShortText] = field(default_factory=list)
+    label_free: List[ShortText] = field(default_factory=list)
 
     def site_of(self, label: str) -> Optional[Site]:
         """Find the site of a label.
@@ -120,6 +140,10 @@ class Templates:
     def heldout_patterns(self) -> List[str]:
         """RETURNS (List[str]): Every pattern of a held-out family."""
         return [p for f in self.families if f.heldout for p in f.patterns]
+
+    def heldout_short_texts(self) -> List[str]:
+        """RETURNS (List[str]): Every held-out fragment and label-free text."""
+        return [s.text for s in self.fragments + self.label_free if s.heldout]
 
 
 def _fail(path: Path, message: str, line: Optional[int] = None) -> TemplateError:
@@ -285,6 +309,48 @@ def _parse_normal(path: Path, schema: Schema, raw: Any, where: str) -> List[Norm
     return sentences
 
 
+def _parse_short(path: Path, schema: Schema, raw: Any, where: str, stated: bool) -> List[ShortText]:
+    if raw is not None and not isinstance(raw, list):
+        raise _fail(path, f"{where} must be a list of {{text: ...}} mappings, got {raw!r}.")
+    texts = []
+    for item in raw or []:
+        if isinstance(item, str):
+            item = {"text": item}
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            raise _fail(path, f"{where}: each entry needs a 'text' string, got {item!r}.")
+        text = item["text"].strip()
+        keys = SHORT_KEYS if stated else SHORT_KEYS - {"labels"}
+        unknown = set(item) - keys
+        if unknown:
+            raise _fail(
+                path,
+                f"{where} '{text}' has unknown keys {sorted(unknown)}. Allowed: {sorted(keys)}.",
+            )
+        labels = item.get("labels") or {}
+        if not isinstance(labels, dict):
+            raise _fail(path, f"{where} '{text}': labels must map label -> state.")
+        _known(path, schema, list(labels), f"{where} '{text}'")
+        for label, state in labels.items():
+            if state not in ASSERTED_STATES:
+                raise _fail(
+                    path,
+                    f"{where} '{text}' gives '{label}' state {state!r}; use one of "
+                    f"{list(ASSERTED_STATES)}.",
+                )
+            if label not in labels_mentioned(text, schema):
+                raise _fail(
+                    path,
+                    f"{where} '{text}' gives '{label}' a state but does not name it. "
+                    "Use one of the label's variants in the text.",
+                )
+        flags = {key: item.get(key, False) for key in ("normal", "heldout")}
+        for key, value in flags.items():
+            if not isinstance(value, bool):
+                raise _fail(path, f"{where} '{text}': {key} must be true or false.")
+        texts.append(ShortText(text, dict(labels), **flags))
+    return texts
+
+
 def _check_no_mentions(path: Path, schema: Schema, tpl: Templates) -> None:
     # Text outside the slots must not name a label, or the gold would miss a mention.
     def check(text: str, where: str, allowed: Sequence[str] = ()) -> None:
@@ -304,6 +370,13 @@ def _check_no_mentions(path: Path, schema: Schema, tpl: Templates) -> None:
             check(pattern, f"family '{family.id}' pattern", allowed)
     for sentence in tpl.normal_findings + tpl.normal_impression:
         check(sentence.text, "normal sentence")
+    for fragment in tpl.fragments:
+        allowed = []
+        for label in fragment.labels:
+            allowed.extend([label] + schema.ancestors(label))
+        check(fragment.text, "fragment", allowed)
+    for text in tpl.label_free:
+        check(text.text, "label_free text")
     for symptom in tpl.symptoms:
         check(symptom, "clinical symptom")
     for kind, headers in tpl.headers.items():
@@ -449,6 +522,8 @@ def load_templates(path: Union[str, Path], schema: Schema) -> Templates:
         normal_impression=_parse_normal(
             path, schema, normal.get("impression"), "normal.impression"
         ),
+        fragments=_parse_short(path, schema, data.get("fragments"), "fragments", True),
+        label_free=_parse_short(path, schema, data.get("label_free"), "label_free", False),
     )
     for key in ("clinical", "findings", "impression"):
         if not tpl.headers[key]:
