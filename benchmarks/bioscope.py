@@ -14,8 +14,8 @@ CheXpert labeler aggregates. A second table follows DESIGN.md's convention, in w
 hedge that only commits ("consistent with", "likely"... COMMITTED_CUES) is positive.
 
 Systems, each sentence on its own:
-- radlabels: a chest pipeline (--model), `doc._.labels[label]`; any state other than
-  positive, uncertain or negative (e.g. "absent") counts as wrong.
+- radlabels: a chest pipeline (--model), `doc._.labels[label]`; any other state (e.g.
+  "absent") counts as wrong (column "other": how many).
 - negspacy: the rule baseline's negex (rule_baseline.py): negative or positive.
 - medspaCy ConText (default English rules) over the same mentions: uncertain when it marks a
   mention uncertain or hypothetical, else negative when negated, else positive.
@@ -184,7 +184,7 @@ def radlabels_states(model: Path, units: Sequence[Dict[str, object]], gpu_id: in
 
 
 def score_rows(units: Sequence[Dict[str, object]], gold: str, systems: Sequence[str]) -> List:
-    """One table row per system: accuracy, then F1 (P / R) per gold state.
+    """One table row per system: accuracy, F1 (P / R) per gold state, other states.
 
     units (Sequence[Dict[str, object]]): Units with each system's state under its name.
     gold (str): The unit key of the gold ("bioscope" or "design").
@@ -202,7 +202,8 @@ def score_rows(units: Sequence[Dict[str, object]], gold: str, systems: Sequence[
             f"{per_state[s]['f']:.3f} ({per_state[s]['p']:.2f} / {per_state[s]['r']:.2f})"
             for s in GOLD_STATES
         ]
-        rows.append([system, scores[SCORE_ACC], *cells])
+        other = sum(p not in GOLD_STATES for p in predicted)
+        rows.append([system, scores[SCORE_ACC], *cells, other])
     return rows
 
 
@@ -256,7 +257,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     ]:
         support = Counter(str(u[gold]) for u in units)
         print(f"\n{title}: " + ", ".join(f"{s} {support[s]}" for s in GOLD_STATES))
-        headers = ["system", "accuracy", *(f"{s} F1 (P / R)" for s in GOLD_STATES)]
+        headers = ["system", "accuracy", *(f"{s} F1 (P / R)" for s in GOLD_STATES), "other"]
         print_table(headers, score_rows(units, gold, systems))
 
 
