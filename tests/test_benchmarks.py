@@ -179,3 +179,72 @@ def test_openi_real_gold_modes(monkeypatch, tmp_path, real_gold, expected):
     nlp = spacy.blank("en")
     docs = list(DocBin().from_disk(path).get_docs(nlp.vocab))
     assert [doc._.labels for doc in docs] == expected
+
+
+BIOSCOPE = [
+    ("test", "No focal pneumonia or pleural effusion.",
+     [("negation", "No", "No focal pneumonia or pleural effusion"),
+      ("speculation", "or", "focal pneumonia or pleural effusion")]),
+    ("test", "Opacity consistent with atelectasis.",
+     [("speculation", "consistent with", "consistent with atelectasis")]),
+    ("test", "Possible small pneumothorax.",
+     [("speculation", "Possible", "Possible small pneumothorax")]),
+    ("test", "History of urinary tract infection.", []),
+    ("train", "Cardiomegaly.", []),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def bioscope_file(tmp_path_factory) -> Path:
+    records = [
+        {"doc_id": str(i), "cmc_split": split, "part": "Impression", "sent_id": f"S{i}.1",
+         "text": text,
+         "cues": [{"type": kind, "cue": cue, "scope": scope, "scope_id": f"X{i}.{j}"}
+                  for j, (kind, cue, scope) in enumerate(cues)]}
+        for i, (split, text, cues) in enumerate(BIOSCOPE)
+    ]  # fmt: skip
+    return write_jsonl(tmp_path_factory.mktemp("bioscope") / "sentences.jsonl", records)
+
+
+@pytest.fixture(scope="module")
+def chest_pipeline(tmp_path_factory) -> Path:
+    from spacy.training import Example
+
+    from spacy_radlabels.schema import load_schema
+
+    schema = load_schema(ROOT / "assets" / "schemas" / "chest_xray.yml")
+    nlp = spacy.blank("en")
+    doc = nlp.make_doc("Cardiomegaly.")
+    reference = nlp.make_doc(doc.text)
+    reference._.labels = {"cardiomegaly": "positive"}
+    nlp.add_pipe("radlabels").initialize(
+        lambda: [Example(doc, reference)], nlp=nlp, labels=schema.labels, states=schema.states
+    )
+    path = tmp_path_factory.mktemp("chest") / "model"
+    nlp.to_disk(path)
+    return path
+
+
+def test_bioscope_scores_every_installed_system(bioscope_file, chest_pipeline):
+    out = run("bioscope.py", "--data", str(bioscope_file), "--model", str(chest_pipeline))
+    assert "4 test-half sentences (Impression, History), 3 with a chest-schema variant, 5 (" in out
+    assert "every speculation cue -> uncertain): positive 1, uncertain 2, negative 2" in out
+    assert "-> positive): positive 2, uncertain 1, negative 2" in out
+    assert out.count("| radlabels ") == 2 and out.count("| negspacy ") == 2
+    assert out.count("| medspaCy ConText ") == 2 or "medspaCy ConText: skipped" in out
+
+
+def test_bioscope_gold_lets_negation_win_and_reads_committed_hedges(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import bioscope
+
+    _, text, cues = BIOSCOPE[0]
+    record = {"doc_id": "1", "sent_id": "S1", "text": text,
+              "cues": [{"type": t, "cue": c, "scope": s} for t, c, s in cues]}  # fmt: skip
+    scopes = bioscope.scopes_of(record)
+    assert bioscope.gold_state(record["text"].index("effusion"), scopes) == "negative"
+    hedge = [("speculation", "consistent with", 8, 36)]
+    assert bioscope.gold_state(24, hedge) == "uncertain"
+    assert bioscope.gold_state(24, hedge, bioscope.COMMITTED_CUES) == "positive"
+    assert bioscope.gold_state(0, hedge) == "positive"
+    assert bioscope.strongest(["negative", "uncertain"]) == "uncertain"

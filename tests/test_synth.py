@@ -15,6 +15,7 @@ import typer
 from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
+from spacy_radlabels.annotations import read_annotated
 from spacy_radlabels.schema import load_schema
 from spacy_radlabels.synth import (
     ReportGenerator,
@@ -340,7 +341,7 @@ def test_cli_errors_name_the_file(tmp_path, cli):
 
 def test_hard_cases_are_complete_and_consistent(schema):
     records = read_jsonl(ROOT / "assets" / "hard_cases.jsonl")
-    assert len(records) >= 60
+    assert len(records) >= 100
     assert len({r["id"] for r in records}) == len(records)
     positive = set()
     for record in records:
@@ -351,6 +352,23 @@ def test_hard_cases_are_complete_and_consistent(schema):
             assert RANK[gold[parent]] >= RANK[gold[child]], (record["id"], child)
         positive.update(label for label, state in gold.items() if state == "positive")
     assert positive == set(schema.labels)
+
+
+def test_chest_hard_cases_are_complete_and_follow_chexpert():
+    chest = load_schema(ROOT / "assets" / "schemas" / "chest_xray.yml")
+    path = ROOT / "assets" / "hard_cases_chest.jsonl"
+    reports = list(read_annotated(path, chest.labels, chest.states, coding="states"))
+    assert len(reports) >= 40
+    assert len({report.id for report in reports}) == len(reports)
+    positive = set()
+    for report in reports:
+        gold = report.labels
+        assert list(gold) == chest.labels, report.id
+        findings = [label for label in chest.labels if chest.group(label) == "finding"]
+        found = any(gold[label] in ("positive", "uncertain") for label in findings)
+        assert gold["no_finding"] == ("absent" if found else "positive"), report.id
+        positive.update(label for label, state in gold.items() if state == "positive")
+    assert positive == set(chest.labels)
 
 
 def test_heldout_phrasing_recombines_seen_words(templates):
