@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import sys
 import time
 import uuid
@@ -40,7 +41,7 @@ from .batch import (
     write_json_atomic,
 )
 from .chexpert import check_codable
-from .io import PARTIAL_SUFFIX, InputError, ParquetRecordWriter, RecordWriter, read_csv_rows
+from .io import InputError, ParquetRecordWriter, RecordWriter, read_csv_rows
 from .loading import load_pipeline
 
 try:
@@ -62,6 +63,8 @@ SHARD_FORMATS = ("jsonl", "csv", "parquet")
 MANIFEST = "manifest.json"
 # Input files that are shards; a sub-folder of .txt files is a shard too.
 SHARD_SUFFIXES = (".jsonl", ".ndjson", ".csv", ".parquet")
+# A task attempt's temporary files: .NAME.UUID.SUFFIX, maybe with .skipped.jsonl, .partial.
+TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{32}\.(jsonl|csv|parquet)(\.skipped\.jsonl)?(\.partial)?$")
 # Seconds between manifest writes: a killed client re-labels at most this much on resume.
 MANIFEST_EVERY = 1.0
 
@@ -75,7 +78,8 @@ class ShardTask:
     """What one task needs to label one shard (kept small: it is sent to a worker).
 
     input (str): The input shard: a file, or a folder of .txt files.
-    output (str): The output shard's path.
+    output_dir (str): The output folder.
+    name (str): The output shard's name in it, without suffix (may hold folders).
     plugin (str): The name of the worker plugin that holds the pipeline.
     options (OutputOptions): What each output record holds.
     shard_format (str): "jsonl", "csv" or "parquet".
@@ -86,7 +90,8 @@ class ShardTask:
     """
 
     input: str
-    output: str
+    output_dir: str
+    name: str
     plugin: str
     options: OutputOptions
     shard_format: ShardFormat
@@ -327,7 +332,8 @@ def label_shard(task: ShardTask) -> Dict[str, Any]:
     RETURNS (Dict[str, Any]): The shard's manifest entry.
     """
     nlp = get_worker().plugins[task.plugin].nlp
-    final = Path(task.output)
+    output = f"{task.name}.{task.shard_format}"
+    final = Path(task.output_dir) / output
     temporary = final.with_name(f".{final.stem}.{uuid.uuid4().hex}{final.suffix}")
     if task.shard_format == "parquet":
         writer: Any = ParquetRecordWriter(temporary, parquet_schema(task.options))
@@ -367,7 +373,7 @@ def label_shard(task: ShardTask) -> Dict[str, Any]:
     return {
         "input": str(source),
         "input_sha256": checksum(source),
-        "output": final.name,
+        "output": output,
         "output_sha256": output_sum,
         "records": writer.count + skipped,
         "written": writer.count,
@@ -487,7 +493,8 @@ def label_archive(
             tasks = [
                 ShardTask(
                     str(shard),
-                    str(output_dir / f"{name}.{shard_format}"),
+                    str(output_dir),
+                    name,
                     plugin.name,
                     options,
                     shard_format,
@@ -602,8 +609,9 @@ def remove_leftovers(output_dir: Path) -> None:
 
     output_dir (Path): The output folder.
     """
-    for path in output_dir.rglob(f".*{PARTIAL_SUFFIX}"):
-        path.unlink(missing_ok=True)
+    for path in output_dir.rglob(".*"):
+        if TEMPORARY.match(path.name):
+            path.unlink(missing_ok=True)
 
 
 def check_counts(

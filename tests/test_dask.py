@@ -20,6 +20,7 @@ from distributed import Client, LocalCluster
 
 from spacy_radlabels.batch import label_file
 from spacy_radlabels.dask_label import find_shards, label_archive, parse_address
+from spacy_radlabels.io import InputError
 from spacy_radlabels.loading import find_radlabels
 
 from .test_cli_label import make_rows, read_jsonl, run, write_jsonl
@@ -263,3 +264,27 @@ def test_addresses_and_missing_dask(monkeypatch):
     monkeypatch.delitem(sys.modules, "spacy_radlabels.dask_label")
     with pytest.raises(ImportError, match=r"pip install spacy-radlabels\[dask\]"):
         import spacy_radlabels.dask_label  # noqa: F401
+
+
+def test_find_shards_in_folders_globs_and_parquet_datasets(tmp_path):
+    for name in ("b.jsonl", "a.csv", "notes.md", "_SUCCESS.jsonl"):
+        (tmp_path / "in" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "in" / name).write_text("", encoding="utf-8")
+    (tmp_path / "in" / "c").mkdir()
+    (tmp_path / "in" / "c" / "1.txt").write_text("No mass.", encoding="utf-8")
+    assert [name for _, name in find_shards(str(tmp_path / "in"))] == ["a", "b", "c"]
+    assert [name for _, name in find_shards(str(tmp_path / "in" / "*.jsonl"))] == ["b"]
+    dataset = tmp_path / "reports.parquet"
+    for year in (2020, 2021):
+        (dataset / f"year={year}").mkdir(parents=True)
+        (dataset / f"year={year}" / "part-0.parquet").write_bytes(b"")
+    (dataset / "_common_metadata").write_bytes(b"")
+    assert [name for _, name in find_shards(str(dataset))] == [
+        "year=2020/part-0",
+        "year=2021/part-0",
+    ]
+    (tmp_path / "in" / "b.csv").write_text("", encoding="utf-8")
+    with pytest.raises(InputError, match="would both write the output shard 'b'"):
+        find_shards(str(tmp_path / "in"))
+    with pytest.raises(InputError, match="no shards found"):
+        find_shards(str(tmp_path / "in" / "*.md"))
