@@ -193,17 +193,19 @@ def main(argv: Optional[List[str]] = None) -> None:
             startup = run_label(args.model, few_input, setting, args.batch_size, args.gpu_id)
             m = run_label(args.model, full_input, setting, args.batch_size, args.gpu_id)
             assert m["written"] == n, f"{m['written']} records written for {n} reports"
-            net = max(m["seconds"] - startup["seconds"], 1e-9)
+            net = m["seconds"] - startup["seconds"]
+            # On a busy machine the start-up run can take longer than the full one.
+            rate = f"{n / net:,.0f}" if net > 0 else "n/a"
             name = " ".join(setting)
             print(
-                f"{name}: {n / net:,.0f} reports/s net of startup "
+                f"{name}: {rate} reports/s net of startup "
                 f"({n / m['seconds']:,.0f} end to end, {m['seconds']:.1f} s, startup "
                 f"{startup['seconds']:.1f} s); peak RSS: largest process "
                 f"{m['max_process_rss_mib']:,.0f} MiB, whole tree "
                 f"{m['peak_tree_rss_mib']:,.0f} MiB"
             )
             rows.append(
-                f"| `{name}` | {n / net:,.0f} | {n / m['seconds']:,.0f} | {m['seconds']:.1f} "
+                f"| `{name}` | {rate} | {n / m['seconds']:,.0f} | {m['seconds']:.1f} "
                 f"| {startup['seconds']:.1f} | {m['peak_tree_rss_mib']:,.0f} |"
             )
         print("\n| run | reports/s, start-up excluded | reports/s, start-up included | "
