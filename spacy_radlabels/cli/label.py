@@ -137,9 +137,9 @@ def label_cli(
     dask: Optional[str] = typer.Option(
         None,
         "--dask",
-        help="Label the shards of INPUT on a Dask cluster (pip install "
-        "spacy-radlabels[dask]): a scheduler address, or 'local' / 'local:N' for N worker "
-        "processes on this machine. OUTPUT is then a folder. Example: --dask tcp://head:8786",
+        help="Label the shards of INPUT on a Dask cluster (needs the package's 'dask' "
+        "extra): a scheduler address, or 'local' / 'local:N' for N worker processes on this "
+        "machine. OUTPUT is then a folder. Example: --dask tcp://head:8786",
     ),
     shard_format: str = typer.Option(
         "jsonl",
