@@ -3,10 +3,14 @@
 Runs the subcommand as a fresh process for each --n-process setting on N synthetic
 reports (rendered by the synth generator from a schema, or read from a given JSONL) and
 prints wall-clock reports/second, the peak RSS of the largest process (getrusage of
-children) and the peak summed RSS of the process tree (sampled from /proc).
+children) and the peak summed RSS of the process tree (sampled from /proc). With --dask,
+the reports are also split into --shards JSONL shards and labelled with `label --dask`
+(for "local:N" the LocalCluster's start is part of the run), and a table puts every run
+side by side.
 
     python benchmarks/label_throughput.py training/model-best --n 20000
     python benchmarks/label_throughput.py model-best --input reports.jsonl --n-process 1 2 4
+    python benchmarks/label_throughput.py model-best --n 200000 --dask local:2
 """
 
 import argparse
@@ -75,7 +79,12 @@ def tree_rss_kib(pid: int) -> int:
         current = stack.pop()
         try:
             status = Path(f"/proc/{current}/status").read_text()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            # Every thread's children: Dask starts its worker processes from another thread.
+            children = [
+                child
+                for task in Path(f"/proc/{current}/task").iterdir()
+                for child in (task / "children").read_text().split()
+            ]
         except OSError:
             continue
         for line in status.splitlines():
@@ -85,22 +94,37 @@ def tree_rss_kib(pid: int) -> int:
     return total
 
 
-def run_label(model: str, source: Path, n_process: int, batch_size: int, gpu_id: int) -> Dict:
+def write_shards(source: Path, folder: Path, n_shards: int) -> None:
+    """Split a JSONL file into shards of (nearly) equal size, in order.
+
+    source (Path): The JSONL file.
+    folder (Path): Where the shards (part-00000.jsonl, ...) go.
+    n_shards (int): Number of shards.
+    """
+    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    size = -(-len(lines) // n_shards)
+    for number in range(n_shards):
+        part = lines[number * size : (number + 1) * size]
+        (folder / f"part-{number:05d}.jsonl").write_text("".join(part), encoding="utf-8")
+
+
+def run_label(model: str, source: Path, setting: List[str], batch_size: int, gpu_id: int) -> Dict:
     """Run `label` once in a fresh process and measure it.
 
     model (str): The pipeline.
-    source (Path): The JSONL input.
-    n_process (int): Worker processes.
+    source (Path): The JSONL input, or with --dask a folder of shards.
+    setting (List[str]): The options that set the processes, e.g. ["--n-process", "2"]
+        or ["--dask", "local:2"].
     batch_size (int): Reports per batch.
     gpu_id (int): GPU id or -1.
     RETURNS (Dict): seconds, records written and peak memory figures.
     """
     with tempfile.TemporaryDirectory() as tmp:
-        output = Path(tmp) / "labels.jsonl"
+        output = Path(tmp) / ("labels" if "--dask" in setting else "labels.jsonl")
         command = [
             sys.executable, "-m", "spacy_radlabels", "label", model, str(source), str(output),
-            "--n-process", str(n_process), "--batch-size", str(batch_size),
-            "--gpu-id", str(gpu_id),
+            *setting, "--batch-size", str(batch_size), "--gpu-id", str(gpu_id),
         ]  # fmt: skip
         # Measure in a child wrapper so each run's getrusage(RUSAGE_CHILDREN) is its own.
         wrapper = (
@@ -121,8 +145,10 @@ def run_label(model: str, source: Path, n_process: int, batch_size: int, gpu_id:
         result = json.loads(proc.stdout.read())
         if result["rc"] != 0:
             raise SystemExit(f"label failed with exit code {result['rc']}: {' '.join(command)}")
-        with output.open(encoding="utf-8") as file_:
-            written = sum(1 for _ in file_)
+        written = 0
+        for path in sorted(output.glob("*.jsonl")) if output.is_dir() else [output]:
+            with path.open(encoding="utf-8") as file_:
+                written += sum(1 for _ in file_)
     return {
         "seconds": seconds,
         "written": written,
@@ -144,6 +170,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--n-process", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--gpu-id", type=int, default=-1)
+    parser.add_argument("--dask", help="Also run `label --dask ADDRESS`, e.g. local:2.")
+    parser.add_argument("--shards", type=int, default=20, help="Input shards for --dask.")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -160,18 +188,35 @@ def main(argv: Optional[List[str]] = None) -> None:
         # subtracted, so the net rate is the one a million-report run sees.
         few = Path(tmp) / "few.jsonl"
         copy_head(source, few, STARTUP_REPORTS)
-        for n_process in args.n_process:
-            startup = run_label(args.model, few, n_process, args.batch_size, args.gpu_id)
-            m = run_label(args.model, source, n_process, args.batch_size, args.gpu_id)
+        runs = [(["--n-process", str(n_process)], few, source) for n_process in args.n_process]
+        if args.dask:
+            write_shards(source, Path(tmp) / "shards", args.shards)
+            write_shards(few, Path(tmp) / "few_shards", 1)
+            runs.append((["--dask", args.dask], Path(tmp) / "few_shards", Path(tmp) / "shards"))
+        rows = []
+        for setting, few_input, full_input in runs:
+            startup = run_label(args.model, few_input, setting, args.batch_size, args.gpu_id)
+            m = run_label(args.model, full_input, setting, args.batch_size, args.gpu_id)
             assert m["written"] == n, f"{m['written']} records written for {n} reports"
-            net = max(m["seconds"] - startup["seconds"], 1e-9)
+            net = m["seconds"] - startup["seconds"]
+            # On a busy machine the start-up run can take longer than the full one.
+            rate = f"{n / net:,.0f}" if net > 0 else "n/a"
+            name = " ".join(setting)
             print(
-                f"--n-process {n_process}: {n / net:,.0f} reports/s net of startup "
+                f"{name}: {rate} reports/s net of startup "
                 f"({n / m['seconds']:,.0f} end to end, {m['seconds']:.1f} s, startup "
                 f"{startup['seconds']:.1f} s); peak RSS: largest process "
                 f"{m['max_process_rss_mib']:,.0f} MiB, whole tree "
                 f"{m['peak_tree_rss_mib']:,.0f} MiB"
             )
+            rows.append(
+                f"| `{name}` | {rate} | {n / m['seconds']:,.0f} | {m['seconds']:.1f} "
+                f"| {startup['seconds']:.1f} | {m['peak_tree_rss_mib']:,.0f} |"
+            )
+        print("\n| run | reports/s, start-up excluded | reports/s, start-up included | "
+              "seconds | start-up s | peak RSS of the tree MiB |")  # fmt: skip
+        print("|---|--:|--:|--:|--:|--:|")
+        print("\n".join(rows))
 
 
 if __name__ == "__main__":

@@ -210,16 +210,26 @@ def check_settings(output_path: Path, settings: Dict[str, Any]) -> None:
         ) from None
     except ValueError as err:
         raise ResumeError(f"{path}: unreadable ({err}); {again}") from None
-    changed = [
-        f"{SETTING_NAMES[key]} (then {before.get(key)!r}, now {value!r})"
-        for key, value in settings.items()
-        if before.get(key) != value
-    ]
+    changed = changed_settings(before, settings)
     if changed:
         raise ResumeError(
             f"{partial}: cannot resume it with different settings, the output would mix "
             f"them: {'; '.join(changed)}. Resume with the first run's options, or {again}"
         )
+
+
+def changed_settings(before: Dict[str, Any], now: Dict[str, Any]) -> List[str]:
+    """Say which run settings differ from an earlier run's, as the user would name them.
+
+    before (Dict[str, Any]): The earlier run's `run_settings`.
+    now (Dict[str, Any]): This run's.
+    RETURNS (List[str]): One phrase per changed setting, e.g. "--scores (then False, now True)".
+    """
+    return [
+        f"{SETTING_NAMES.get(key, key)} (then {before.get(key)!r}, now {value!r})"
+        for key, value in now.items()
+        if before.get(key) != value
+    ]
 
 
 def skip_labelled(
@@ -287,17 +297,18 @@ def iter_reports(
 ) -> Iterator[Tuple[str, ReportRecord]]:
     """Stream (text, record) pairs from an input file, checking every record.
 
-    path (Path): A .csv or .jsonl file, or a folder of .txt files.
+    path (Path): A .csv, .jsonl or .parquet file, or a folder of .txt files.
     text_key (str): Key or column of the report text.
     id_key (str): Key or column of the id.
     on_bad (Optional[RecordWriter]): Where skipped records are listed; None stops the run
         at the first bad record with an `InputError`.
     YIELDS (Tuple[str, ReportRecord]): The text ("" when empty) and its record.
     """
-    is_csv = input_format(path) == "csv"
+    # Only tables have columns; a JSONL record may lack its text key (empty text).
+    is_table = input_format(path) in ("csv", "parquet")
     for row in read_rows(path):
         error = row.error or check_row(row, text_key, id_key)
-        if error is None and is_csv and text_key not in (row.data or {}):
+        if error is None and is_table and text_key not in (row.data or {}):
             raise InputError(
                 f"{path}: no text column '{text_key}' (columns: {list(row.data or {})}); "
                 "choose it with --text-column."

@@ -1,4 +1,4 @@
-"""Streaming readers and atomic writers for report files (CSV, JSONL, folders of .txt).
+"""Streaming readers and atomic writers for report files (CSV, JSONL, Parquet, .txt folders).
 
 Readers yield one `Row` per record with its line number, so every error can name its
 place in the file, and never hold more than one record in memory. Writers write to a
@@ -15,8 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Dict, Iterator, List, Literal, Optional, Sequence, Tuple
 
-InputFormat = Literal["csv", "jsonl", "txt"]
+InputFormat = Literal["csv", "jsonl", "txt", "parquet"]
 PARTIAL_SUFFIX = ".partial"
+# Parquet support comes with the optional extra that also brings Dask.
+PYARROW_MISSING = "Parquet needs pyarrow: pip install spacy-radlabels[dask]"
+# Rows per Parquet record batch read or row group written: flat memory, few row groups.
+PARQUET_BATCH = 4096
 
 # Reports can be long; the csv module's default field limit (131,072 chars) is not a limit
 # of the data, so lift it once.
@@ -48,24 +52,28 @@ def describe(path: Path, row: Row) -> str:
 
     path (Path): The input path given by the user.
     row (Row): The record.
-    RETURNS (str): E.g. "reports.jsonl, line 12" or "reports/0042.txt".
+    RETURNS (str): E.g. "reports.jsonl, line 12", "reports/0042.txt" or "part-0.parquet, row 3".
     """
     if path.is_dir() and row.data is not None and "id" in row.data:
         return str(path / row.data["id"])
+    if path.suffix.lower() == ".parquet":
+        return f"{path}, row {row.line}"
     return f"{path}, line {row.line}"
 
 
 def input_format(path: Path) -> InputFormat:
     """Tell the format of an input path from its suffix (or that it is a folder).
 
-    path (Path): A .csv or .jsonl file, or a folder of .txt files.
-    RETURNS (str): "csv", "jsonl" or "txt".
+    path (Path): A .csv, .jsonl or .parquet file, or a folder of .txt files.
+    RETURNS (str): "csv", "jsonl", "parquet" or "txt".
     """
     if path.is_dir():
         return "txt"
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return "csv"
+    if suffix == ".parquet":
+        return "parquet"
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
     if suffix == ".txt":
@@ -90,6 +98,8 @@ def read_rows(path: Path) -> Iterator[Row]:
         yield from read_csv_rows(path)
     elif fmt == "jsonl":
         yield from read_jsonl_rows(path)
+    elif fmt == "parquet":
+        yield from read_parquet_rows(path)
     else:
         yield from read_txt_rows(path)
 
@@ -150,6 +160,27 @@ def read_csv_rows(path: Path) -> Iterator[Row]:
                 yield Row(line_no, error="not valid UTF-8")
             else:
                 yield Row(line_no, data=dict(zip(header, fields)))
+
+
+def read_parquet_rows(path: Path) -> Iterator[Row]:
+    """Stream the rows of a Parquet file as dicts keyed by column.
+
+    path (Path): The .parquet file (one file of a dataset).
+    YIELDS (Row): One per row; `line` is the row number (1-based).
+    """
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError(f"{path}: {PYARROW_MISSING}.") from None
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as err:  # pyarrow raises its own error types for unreadable files
+        raise InputError(f"{path}: not a readable Parquet file ({err}).") from None
+    number = 0
+    for batch in parquet.iter_batches(batch_size=PARQUET_BATCH):
+        for data in batch.to_pylist():
+            number += 1
+            yield Row(number, data=data)
 
 
 def read_csv_header(path: Path, reader: Any) -> List[str]:
@@ -401,6 +432,61 @@ class RecordWriter:
     def discard(self) -> None:
         """Close and delete the partial file, leaving no output."""
         self._file.close()
+        self.partial.unlink(missing_ok=True)
+
+
+class ParquetRecordWriter:
+    """Write flat records to a Parquet file under a partial name, renamed on `commit`.
+
+    The same calls as a `RecordWriter` (without resuming): records are buffered and
+    written as one row group per PARQUET_BATCH records.
+
+    path (Path): The final output path.
+    schema (Any): The `pyarrow.Schema` of the records: one field per column, in order.
+    """
+
+    def __init__(self, path: Path, schema: Any) -> None:
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise InputError(f"{path}: {PYARROW_MISSING}.") from None
+        self.path = path
+        self.partial = partial_path(path)
+        self.schema = schema
+        self.count = 0
+        self._rows: List[Dict[str, Any]] = []
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = pq.ParquetWriter(self.partial, schema)
+
+    def write(self, record: Dict[str, Any]) -> None:
+        """Append one record.
+
+        record (Dict[str, Any]): A flat dict keyed by column; missing keys are null.
+        """
+        self._rows.append(record)
+        self.count += 1
+        if len(self._rows) >= PARQUET_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered records as a row group."""
+        if self._rows:
+            import pyarrow
+
+            self._writer.write_table(pyarrow.Table.from_pylist(self._rows, schema=self.schema))
+            self._rows = []
+
+    def commit(self) -> None:
+        """Write what is left, close the file, sync it to disk and move it to the output path."""
+        self.flush()
+        self._writer.close()
+        with self.partial.open("rb") as file_:
+            os.fsync(file_.fileno())
+        os.replace(self.partial, self.path)
+
+    def discard(self) -> None:
+        """Close and delete the partial file, leaving no output."""
+        self._writer.close()
         self.partial.unlink(missing_ok=True)
 
 

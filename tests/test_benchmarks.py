@@ -74,13 +74,13 @@ def openi_file(tmp_path_factory) -> Path:
     return write_jsonl(tmp_path_factory.mktemp("openi") / "openi.jsonl", records)
 
 
-def run(script: str, *args: str) -> str:
+def run(script: str, *args: str, timeout: int = 300) -> str:
     result = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
@@ -144,6 +144,14 @@ def test_label_throughput_labels_every_report(trained_pipeline):
     out = run("label_throughput.py", str(trained_pipeline), "--n", "30", "--n-process", "1")
     assert "30 reports" in out
     assert "--n-process 1: " in out and "reports/s net of startup" in out
+
+
+def test_label_throughput_puts_dask_beside_processes(trained_pipeline):
+    # Two LocalClusters start (the start-up run and the timed one): allow for a busy machine.
+    out = run("label_throughput.py", str(trained_pipeline), "--n", "30", "--n-process", "1",
+              "--dask", "local:2", "--shards", "3", timeout=900)  # fmt: skip
+    assert "--dask local:2: " in out and "reports/s net of startup" in out
+    assert "| `--n-process 1` |" in out and "| `--dask local:2` |" in out
 
 
 def test_synth_speed_reports_its_rate():

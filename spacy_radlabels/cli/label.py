@@ -23,6 +23,10 @@ EPILOG = """Examples:
   python -m spacy_radlabels label model-best reports/ labels.csv --format chexpert --n-process 4
 
   python -m spacy_radlabels label model-best reports.jsonl labels.jsonl --resume
+
+  python -m spacy_radlabels label model-best 'archive/*.jsonl' labels/ --dask local:4
+
+  python -m spacy_radlabels label model-best archive/ labels/ --dask tcp://head:8786 --resume
 """
 
 HELP = (
@@ -33,7 +37,11 @@ HELP = (
     "file and line, and no output file is left, unless --skip-bad is given.\n\n"
     "The output is written to OUTPUT.partial, saved after every batch and renamed to OUTPUT "
     "when complete, so OUTPUT is either absent or whole. A run that was stopped (SIGTERM, "
-    "Ctrl-C) or killed can be continued with --resume and the same options."
+    "Ctrl-C) or killed can be continued with --resume and the same options.\n\n"
+    "With --dask, INPUT is a folder or quoted glob of shards (.jsonl, .csv, .parquet files, "
+    "folders of .txt files, or a Parquet dataset) and OUTPUT a folder that gets one output "
+    "shard per input shard plus manifest.json; each shard is written exactly once, and "
+    "--resume skips the shards the manifest lists as done."
 )
 
 
@@ -126,10 +134,44 @@ def label_cli(
         "--schema",
         help=SCHEMA_HELP,
     ),
+    dask: Optional[str] = typer.Option(
+        None,
+        "--dask",
+        help="Label the shards of INPUT on a Dask cluster (needs the package's 'dask' "
+        "extra): a scheduler address, or 'local' / 'local:N' for N worker processes on this "
+        "machine. OUTPUT is then a folder. Example: --dask tcp://head:8786",
+    ),
+    shard_format: str = typer.Option(
+        "jsonl",
+        "--shard-format",
+        help="With --dask, the output shards' format: jsonl (nested objects), csv or parquet "
+        "(one column per label). Example: --shard-format parquet",
+    ),
 ) -> None:
     """Label every report of a CSV, JSONL or .txt folder and write one record per report."""
     if output_format not in ("states", "chexpert"):
         fail(f"--format must be 'states' or 'chexpert', not '{output_format}'.")
+    if dask is not None:
+        if n_process > 1:
+            fail("--n-process is for one machine; with --dask, the cluster's workers label.")
+        label_on_dask(
+            ctx,
+            model,
+            input_path,
+            output_path,
+            dask,
+            shard_format=shard_format,
+            text_key=text_key,
+            id_key=id_key,
+            fmt=output_format,
+            scores=scores,
+            evidence=evidence,
+            skip_bad=skip_bad,
+            batch_size=batch_size,
+            gpu_id=gpu_id,
+            resume=resume,
+        )
+        return
     if gpu_id >= 0 and n_process > 1:
         # Forked workers cannot share the parent's CUDA context.
         fail("Use --n-process 1 with --gpu-id: worker processes run on the CPU only.")
@@ -194,6 +236,59 @@ def label_cli(
     if skip_bad:
         typer.echo(
             f"{stats.skipped} bad records skipped, listed in {skipped_path(output_path)}",
+            err=True,
+        )
+
+
+def label_on_dask(
+    ctx: typer.Context,
+    model: str,
+    input_path: Path,
+    output_dir: Path,
+    address: str,
+    **options: Any,
+) -> None:
+    """Run `label --dask`: label the shards of INPUT on a Dask cluster into OUTPUT_DIR.
+
+    ctx (typer.Context): The command's context, for the resume command.
+    model (str): The pipeline.
+    input_path (Path): The shards (a folder, glob or one shard).
+    output_dir (Path): The output folder.
+    address (str): The --dask address.
+    options (Any): The other keyword arguments of `label_archive`.
+    """
+    try:
+        from ..dask_label import label_archive
+    except ImportError as err:
+        fail(str(err))
+    if output_dir.suffix.lower() in (".jsonl", ".csv"):
+        fail(f"{output_dir}: with --dask the output is a folder of shards, not a file.")
+    try:
+        with stop_on_signals():
+            stats = label_archive(model, str(input_path), output_dir, address, **options)
+    except (InputError, OSError, ValueError) as err:
+        fail(str(err))
+    except Stopped as stop:
+        command = resume_command(ctx, model, input_path, output_dir)
+        typer.secho(
+            f"⚠ Stopped by {stop}; the finished shards are listed in "
+            f"{output_dir / 'manifest.json'}. To label the rest, run the same command with "
+            f"--resume:\n  {command}",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
+        raise typer.Exit(128 + stop.signum) from None
+    if stats.resumed:
+        typer.echo(f"Kept {stats.resumed} shards already in the manifest", err=True)
+    typer.echo(
+        f"✔ Labelled {stats.written} reports ({stats.empty} with empty text) in "
+        f"{stats.shards} shards ({stats.labelled} by this run) -> {output_dir}; output "
+        f"records match input records in every shard",
+        err=True,
+    )
+    if options["skip_bad"]:
+        typer.echo(
+            f"{stats.skipped} bad records skipped, listed in each shard's NAME.skipped.jsonl",
             err=True,
         )
 
