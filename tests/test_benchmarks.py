@@ -179,3 +179,14 @@ def test_openi_real_gold_modes(monkeypatch, tmp_path, real_gold, expected):
     nlp = spacy.blank("en")
     docs = list(DocBin().from_disk(path).get_docs(nlp.vocab))
     assert [doc._.labels for doc in docs] == expected
+
+
+def test_gpu_check_prints_one_table_on_cpu():
+    out = run("gpu_check.py", "--gpu-id", "-1", "--steps", "2", "--n", "40", "--n-heldout",
+              "10", "--n-speed", "20", "--batch-size", "8")  # fmt: skip
+    assert "40 synthetic reports (train + dev), 10 held-out; speed over 20 reports" in out
+    header = "| config | device | steps | train s | dev macro-F1 | held-out macro-F1 | reports/s |"
+    assert header in out
+    table = out.split(header)[1]
+    for config in ("trf", "cpu"):
+        assert f"| {config} " in table
