@@ -110,7 +110,7 @@ def build_projected_bilstm(
     Requires PyTorch.
 
     width (int): The output width (the projection's and the LSTM's, both directions).
-    depth (int): The number of LSTM layers.
+    depth (int): The number of LSTM layers; 0 leaves the projection alone.
     dropout (float): Dropout between LSTM layers.
     RETURNS (Model[List[Floats2d], List[Floats2d]]): The encoder.
     """
@@ -118,7 +118,25 @@ def build_projected_bilstm(
 
     model = chain(
         with_array(Linear(nO=width)),
-        PyTorchLSTM(width, width, bi=True, depth=depth, dropout=dropout),
+        _skip_without_tokens(PyTorchLSTM(width, width, bi=True, depth=depth, dropout=dropout)),
     )
     model.set_dim("nO", width)
     return model
+
+
+def _skip_without_tokens(layer: Model[List[Floats2d], List[Floats2d]]) -> Model:
+    """Pass a batch of empty docs through unchanged: PyTorch's LSTM rejects length 0."""
+    return Model(
+        f"skip_without_tokens({layer.name})",
+        _skip_without_tokens_forward,
+        init=lambda model, X=None, Y=None: model.layers[0].initialize(X=X, Y=Y),
+        layers=[layer],
+    )
+
+
+def _skip_without_tokens_forward(
+    model: Model, Xs: List[Floats2d], is_train: bool
+) -> Tuple[List[Floats2d], Callable]:
+    if any(len(X) for X in Xs):
+        return model.layers[0](Xs, is_train)
+    return Xs, lambda dYs: dYs

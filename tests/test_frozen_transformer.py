@@ -78,6 +78,13 @@ def test_frozen_pipeline_saves_and_loads_without_cache(frozen_trained, monkeypat
             assert doc._.label_scores[label][state] == pytest.approx(score, abs=1e-5)
 
 
+def test_frozen_pipeline_labels_empty_docs(frozen_trained):
+    nlp, _ = frozen_trained
+    labels = set(nlp.get_pipe("radlabels").labels)
+    docs = [nlp(""), *nlp.pipe(["", "No mass."])]
+    assert all(set(doc._.labels) == labels for doc in docs)
+
+
 def test_frozen_transformer_cache_serialises_to_nothing(frozen_trained):
     nlp, _ = frozen_trained
     model = nlp.get_pipe("radlabels").model
