@@ -13,7 +13,7 @@ from thinc.api import Linear, Model, chain, with_array
 from thinc.types import Floats2d, Ragged
 
 from .transformer import transformer_name
-from .trf_cache import TransformerOutputCache
+from .trf_cache import CacheKey, TransformerOutputCache
 
 
 @registry.architectures("spacy-radlabels.FrozenTransformer.v1")
@@ -71,7 +71,7 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[List[Floats2
     else:
         keys = [cache.key(doc) for doc in docs]
         found = [cache.get(key) for key in keys]
-        missing: Dict = {}
+        missing: Dict[CacheKey, Doc] = {}
         for key, doc, vectors in zip(keys, docs, found):
             if vectors is None and key not in missing:
                 missing[key] = doc
