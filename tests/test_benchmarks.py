@@ -256,3 +256,14 @@ def test_bioscope_gold_lets_negation_win_and_reads_committed_hedges(monkeypatch)
     assert bioscope.gold_state(24, hedge, bioscope.COMMITTED_CUES) == "positive"
     assert bioscope.gold_state(0, hedge) == "positive"
     assert bioscope.strongest(["negative", "uncertain"]) == "uncertain"
+
+
+def test_gpu_check_prints_one_table_on_cpu():
+    out = run("gpu_check.py", "--gpu-id", "-1", "--steps", "2", "--n", "40", "--n-heldout",
+              "10", "--n-speed", "20", "--batch-size", "8")  # fmt: skip
+    assert "40 synthetic reports (train + dev), 10 held-out; speed over 20 reports" in out
+    header = "| config | device | steps | train s | dev macro-F1 | held-out macro-F1 | reports/s |"
+    assert header in out
+    table = out.split(header)[1]
+    for config in ("trf", "cpu"):
+        assert f"| {config} " in table

