@@ -11,4 +11,4 @@ app = typer.Typer(
 )
 
 # Each module adds its subcommand to `app` on import.
-from . import convert, evaluate, explain, label, synth  # noqa: E402, F401
+from . import convert, evaluate, explain, label, synth, vectors  # noqa: E402, F401
