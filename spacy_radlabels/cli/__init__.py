@@ -11,4 +11,4 @@ app = typer.Typer(
 )
 
 # Each module adds its subcommand to `app` on import.
-from . import card, convert, evaluate, explain, label, probe, synth  # noqa: E402, F401
+from . import card, convert, evaluate, explain, label, probe, synth, vectors  # noqa: E402, F401

