@@ -61,12 +61,11 @@ def test_distilled_vectors_keep_word_meaning(tmp_path):
     assert cosine("haemorrhage", "hemorrhage") > cosine("haemorrhage", "fracture")
 
 
-def test_cpu_config_trains_with_the_vectors(vectors_dir, tiny_corpus, tmp_path):
+def test_cpu_vectors_config_trains_with_the_vectors(vectors_dir, tiny_corpus, tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "spacy", "train", str(CONFIGS / "cpu.cfg"),
+        [sys.executable, "-m", "spacy", "train", str(CONFIGS / "cpu-vectors.cfg"),
          "--output", str(tmp_path), "--paths.train", str(tiny_corpus),
          "--paths.dev", str(tiny_corpus), "--paths.vectors", str(vectors_dir),
-         "--components.tok2vec.model.embed.include_static_vectors", "true",
          "--training.max_steps", "20", "--training.eval_frequency", "10"],
         capture_output=True, text=True,
     )  # fmt: skip
