@@ -8,6 +8,5 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 # torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[transformers,baselines,test]" build
-# `label --dask` and its tests (tests/test_dask.py).
-.venv/bin/python -m pip install -q -e ".[dask]"
+# dask: `label --dask` and its tests (tests/test_dask.py).
+.venv/bin/python -m pip install -q -e ".[transformers,baselines,test,dask]" build
