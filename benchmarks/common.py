@@ -278,7 +278,9 @@ def score_positive(
     preds (Sequence[Set[str]]): The predicted positive labels per report.
     labels (Sequence[str]): The labels to score.
     RETURNS (Dict[str, object]): "micro_f", "macro_f" (over labels with any gold or
-        predicted positive) and "per_label" (label -> {"p", "r", "f", "support"}).
+        predicted positive), "per_label" (label -> {"p", "r", "f", "support"}),
+        "spurious" (positive where the gold is not) and "spurious_rate" (their share of
+        the (report, label) pairs whose gold is not positive).
     """
     pairs: List[Tuple[str, str, str]] = []
     for gold, pred in zip(golds, preds):
@@ -286,10 +288,14 @@ def score_positive(
             pairs.append((label, _state(label in gold), _state(label in pred)))
     scores = score_label_pairs(pairs, labels, BINARY_STATES)
     per_label = {label: s["positive"] for label, s in scores["labels_per_label"].items()}
+    not_gold = [pred for _, gold, pred in pairs if gold != "positive"]
+    spurious = not_gold.count("positive")
     return {
         "micro_f": scores[SCORE_MICRO_F],
         "macro_f": scores[SCORE_MACRO_F],
         "per_label": per_label,
+        "spurious": spurious,
+        "spurious_rate": spurious / len(not_gold) if not_gold else 0.0,
     }
 
 

@@ -239,6 +239,9 @@ def _print_results(
         rows.append([label, support[label], *cells])
     rows.append(["micro-F1", "", *(s["micro_f"] for s in results.values())])
     rows.append(["macro-F1", "", *(s["macro_f"] for s in results.values())])
+    # Positive on a label the gold does not name: the invented findings, system by system.
+    rows.append(["spurious positives", "", *(str(s["spurious"]) for s in results.values())])
+    rows.append(["spurious rate", "", *(s["spurious_rate"] for s in results.values())])
     print_table(["label", "gold", *results], rows)
 
 

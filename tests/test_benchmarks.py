@@ -128,9 +128,22 @@ def test_openi_compares_rule_baseline_and_models(openi_file, tmp_path):
     printed = next(line for line in out.splitlines() if line.startswith("| micro-F1"))
     cells = [cell.strip() for cell in printed.strip("|").split("|")][2:]
     assert cells == [f"{scores['micro_f']:.3f}" for scores in metrics["systems"].values()]
+    printed = next(line for line in out.splitlines() if line.startswith("| spurious positives"))
+    cells = [cell.strip() for cell in printed.strip("|").split("|")][2:]
+    assert cells == [str(scores["spurious"]) for scores in metrics["systems"].values()]
     table = evaluation({"openi": metrics}, has_performance=False, real_dev=0)
     for system, scores in metrics["systems"].items():
         assert f"| {system} | {fmt(scores['micro_f'])} | {fmt(scores['macro_f'])} |" in table
+
+
+def test_score_positive_counts_spurious_positives(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from common import score_positive
+
+    scores = score_positive([{"a"}, set()], [{"a", "b"}, {"b"}], ["a", "b"])
+    # Gold is not positive for (r0, b), (r1, a), (r1, b); two of them are predicted positive.
+    assert scores["spurious"] == 2
+    assert scores["spurious_rate"] == 2 / 3
 
 
 def test_throughput_times_every_pipeline(openi_file):
