@@ -551,7 +551,7 @@ def retraining(schema: Schema, meta: Dict[str, Any]) -> str:
         "```bash\n"
         "python -m spacy_radlabels convert my_reports.csv corpus/real.spacy "
         f"--schema {schema_file}\n"
-        f"spacy project run all --vars.schema {schema_file} --vars.real corpus/real.spacy\n"
+        f"spacy project run all . --vars.schema {schema_file} --vars.real corpus/real.spacy\n"
         f"python -m spacy_radlabels evaluate {package} my_test.jsonl --output metrics/mine\n"
         "```\n\n"
         "To label other findings, edit the schema (labels, variants, hierarchy) and its "
