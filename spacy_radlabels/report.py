@@ -289,6 +289,17 @@ def confusion_table(label: str, matrix: List[List[int]], states: List[str]) -> s
     )
 
 
+def cards_html(items: List[List[str]]) -> str:
+    """Render headline figures as the page's cards.
+
+    items (List[List[str]]): (name, value) pairs, as `summary_items` returns them.
+    RETURNS (str): The cards' HTML.
+    """
+    return "".join(
+        f'<div class="card">{escape(name)}<b>{escape(value)}</b></div>' for name, value in items
+    )
+
+
 def to_html(metrics: Dict[str, Any], title: str) -> str:
     """Render the metrics as a self-contained HTML page with a chart and matrices.
 
@@ -296,10 +307,7 @@ def to_html(metrics: Dict[str, Any], title: str) -> str:
     title (str): The heading.
     RETURNS (str): The HTML document.
     """
-    cards = "".join(
-        f'<div class="card">{escape(name)}<b>{escape(value)}</b></div>'
-        for name, value in summary_items(metrics)
-    )
+    cards = cards_html(summary_items(metrics))
     states = metrics["states"]
     matrices = "".join(
         confusion_table(label, metrics["per_label"][label]["confusion"], states)
@@ -511,10 +519,7 @@ def probe_to_html(metrics: Dict[str, Any], title: str) -> str:
     title (str): The heading.
     RETURNS (str): The HTML document.
     """
-    cards = "".join(
-        f'<div class="card">{escape(name)}<b>{escape(value)}</b></div>'
-        for name, value in probe_summary_items(metrics)
-    )
+    cards = cards_html(probe_summary_items(metrics))
     body = (
         f"<h1>{escape(title)}</h1><div class='cards'>{cards}</div><p>{escape(PROBE_NOTE)}</p>"
         "<h2 id='states'>Target accuracy per state</h2>"
