@@ -15,7 +15,6 @@ of the package never imports it.
 """
 
 import glob
-import hashlib
 import json
 import logging
 import os
@@ -41,7 +40,7 @@ from .batch import (
     write_json_atomic,
 )
 from .chexpert import check_codable
-from .io import InputError, ParquetRecordWriter, RecordWriter, read_csv_rows
+from .io import InputError, ParquetRecordWriter, RecordWriter, checksum, read_csv_rows
 from .loading import load_pipeline
 
 try:
@@ -266,23 +265,6 @@ def relative_name(shard: Path, root: Path) -> str:
     """
     relative = shard.relative_to(root)
     return (relative if shard.is_dir() else relative.with_suffix("")).as_posix()
-
-
-def checksum(path: Path) -> str:
-    """Hash a shard's bytes.
-
-    path (Path): A file, or a folder of .txt files (hashed with their names, in order).
-    RETURNS (str): The hex SHA-256.
-    """
-    digest = hashlib.sha256()
-    files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
-    for file_ in files:
-        if path.is_dir():
-            digest.update(file_.name.encode("utf-8") + b"\0")
-        with file_.open("rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def parquet_schema(options: OutputOptions) -> Any:

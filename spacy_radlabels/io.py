@@ -8,6 +8,7 @@ finds where its complete records end, and a `RecordWriter` continues from there.
 """
 
 import csv
+import hashlib
 import json
 import os
 import sys
@@ -236,6 +237,23 @@ def is_utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def checksum(path: Path) -> str:
+    """Hash a file's bytes, or a folder of .txt files (a shard), as SHA-256.
+
+    path (Path): A file, or a folder of .txt files (hashed with their names, in order).
+    RETURNS (str): The hex SHA-256.
+    """
+    digest = hashlib.sha256()
+    files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
+    for file_ in files:
+        if path.is_dir():
+            digest.update(file_.name.encode("utf-8") + b"\0")
+        with file_.open("rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def partial_path(path: Path) -> Path:

@@ -8,7 +8,6 @@ they exist), the schema and templates (hashed) and the pipeline's own config and
 sections follow Mitchell et al., "Model Cards for Model Reporting" (2019).
 """
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -17,6 +16,7 @@ import srsly
 from spacy.util import load_config
 
 from . import __version__
+from .io import checksum
 from .report import fmt, markdown_table
 from .schema import Schema, load_schema
 
@@ -58,22 +58,6 @@ CARD_SECTIONS = [
 
 class CardError(ValueError):
     """An input the card cannot be written from; the message names the file and the fix."""
-
-
-def file_digest(path: Path) -> str:
-    """Hash a file, or every file of a folder (names and bytes, in name order).
-
-    path (Path): A file or folder.
-    RETURNS (str): The SHA-256 hex digest.
-    """
-    digest = hashlib.sha256()
-    if path.is_dir():
-        for file in sorted(p for p in path.rglob("*") if p.is_file()):
-            digest.update(file.relative_to(path).as_posix().encode("utf8") + b"\0")
-            digest.update(file.read_bytes())
-    else:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def read_json(path: Path) -> Dict[str, Any]:
@@ -235,7 +219,7 @@ def build_card_meta(
         "schema": {
             "name": schema.name,
             "file": schema_path.name,
-            "sha256": file_digest(schema_path),
+            "sha256": checksum(schema_path),
         },
         "templates": None,
         "corpus": {key: corpus.get(key) for key in ("seed", "sizes", "real")},
@@ -244,7 +228,7 @@ def build_card_meta(
     if schema.templates is not None and schema.templates.exists():
         provenance["templates"] = {
             "file": schema.templates.name,
-            "sha256": file_digest(schema.templates),
+            "sha256": checksum(schema.templates),
         }
     encoder = token_vectors(config, meta)
     meta.update(name=name or meta["name"], version=version or meta["version"])
