@@ -9,7 +9,8 @@ otherwise (states ["positive", "negative"]). Systems:
   from a trained pipeline's, e.g. the chest model trained on synthetic reports.
 - textcat_multilabel: the same config and tok2vec start, with the radlabels head swapped
   for spaCy's TextCatReduce over the same tok2vec; a code is set when its score >= 0.5.
-- radlabels-trf: configs/trf.cfg, only with --trf (slow without a GPU).
+- radlabels-trf: configs/trf.cfg, only with --trf (slow without a GPU); `--trf-config
+  configs/trf-frozen.cfg` trains over the frozen transformer instead, on CPU.
 
 Extra `--section.key value` arguments override the config as in `spacy train`; they apply
 to every system whose config has that setting (e.g. training.* and components.tok2vec.*
@@ -20,6 +21,7 @@ reach both heads, components.radlabels.* only radlabels).
         '{"positive": 3.0}'
     python benchmarks/cmc2007.py --tok2vec-from training/chest-cpu/model-best
     python benchmarks/cmc2007.py --trf --gpu-id 0
+    python benchmarks/cmc2007.py --trf --trf-config configs/trf-frozen.cfg --folds 0 1
     python benchmarks/cmc2007.py --training.dropout 0.2 \\
         --components.radlabels.model.hidden_size 128
 """
@@ -58,7 +60,11 @@ SYSTEMS = ("radlabels-cpu", "textcat_multilabel", "radlabels-trf")
 
 
 def system_config(
-    system: str, overrides: Dict[str, object], cpu_config: Path, tok2vec_from: Optional[Path]
+    system: str,
+    overrides: Dict[str, object],
+    cpu_config: Path,
+    tok2vec_from: Optional[Path],
+    trf_config: Path = TRF_CONFIG,
 ) -> Config:
     """Load the training config of one system.
 
@@ -67,10 +73,11 @@ def system_config(
     cpu_config (Path): The tok2vec config of radlabels-cpu and textcat_multilabel.
     tok2vec_from (Optional[Path]): A trained pipeline whose tok2vec radlabels-cpu and
         textcat_multilabel start from.
+    trf_config (Path): The config of radlabels-trf.
     RETURNS (Config): The config, not interpolated; labels come from the gold.
     """
     if system == "radlabels-trf":
-        return radlabels_config(TRF_CONFIG, overrides, BINARY_STATES)
+        return radlabels_config(trf_config, overrides, BINARY_STATES)
     config = radlabels_config(cpu_config, overrides, BINARY_STATES)
     if tok2vec_from is not None:
         config = source_tok2vec(config, tok2vec_from)
@@ -179,6 +186,12 @@ def main() -> None:
     )
     parser.add_argument("--limit", type=int, default=None, help="use the first N reports")
     parser.add_argument("--trf", action="store_true", help="also train configs/trf.cfg")
+    parser.add_argument(
+        "--trf-config",
+        type=Path,
+        default=TRF_CONFIG,
+        help="the radlabels-trf config, e.g. configs/trf-frozen.cfg (CPU)",
+    )
     parser.add_argument("--no-textcat", action="store_true", help="skip textcat_multilabel")
     parser.add_argument("--seed", type=int, default=0, help="seeds the dev draw")
     parser.add_argument(
@@ -210,7 +223,9 @@ def main() -> None:
             )
             results = {
                 system: test_system(
-                    system_config(system, fold_overrides, args.config, args.tok2vec_from),
+                    system_config(
+                        system, fold_overrides, args.config, args.tok2vec_from, args.trf_config
+                    ),
                     split["test"],
                     labels,
                     workdir / system,

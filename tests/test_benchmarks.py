@@ -96,10 +96,14 @@ def test_cmc2007_cross_validation_prints_every_system(cmc_file, tmp_path):
     # With a zero learning rate and no averaging, both tok2vec systems keep the weights
     # they started from.
     start = tmp_path / "fold0" / "radlabels-cpu" / "model-best"
-    run("cmc2007.py", "--data", str(cmc_file), "--folds", "1", "--max-steps", "3",
-        "--tok2vec-from", str(start), "--output", str(tmp_path / "sourced"),
-        "--training.optimizer.learn_rate", "0", "--training.optimizer.L2", "0",
-        "--training.optimizer.use_averages", "false")  # fmt: skip
+    out = run("cmc2007.py", "--data", str(cmc_file), "--folds", "1", "--max-steps", "3",
+              "--tok2vec-from", str(start), "--output", str(tmp_path / "sourced"),
+              "--trf", "--trf-config", "configs/trf-frozen.cfg",
+              "--training.optimizer.learn_rate", "0", "--training.optimizer.L2", "0",
+              "--training.optimizer.use_averages", "false")  # fmt: skip
+    assert "| radlabels-trf" in out
+    frozen = (tmp_path / "sourced" / "fold1" / "radlabels-trf" / "model-best" / "config.cfg")
+    assert "spacy-radlabels.FrozenTransformer.v1" in frozen.read_text()
     expected = tok2vec_weights(start)
     for system in ("radlabels-cpu", "textcat_multilabel"):
         weights = tok2vec_weights(tmp_path / "sourced" / "fold1" / system / "model-best")
