@@ -174,6 +174,7 @@ def test_throughput_same_tok2vec_times_both_heads_over_one_tok2vec(
         row = next(line for line in out.splitlines() if line.startswith(f"| {name} "))
         assert len(row.split("|")[3].split()) == 2, row
     assert "radlabels / textcat_multilabel reports/s, per round: median" in out
+    assert "radlabels / textcat_multilabel reports per CPU s, per round: median" in out
     # radlabels with its own tok2vec (no tok2vec component) has none to share.
     result = subprocess.run(
         [sys.executable, str(BENCHMARKS / "throughput.py"), "--input", str(openi_file),
