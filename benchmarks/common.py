@@ -105,6 +105,20 @@ def textcat_config(config: Config) -> Config:
     config["nlp"]["pipeline"] = ["tok2vec", "textcat_multilabel"]
     config["components"]["textcat_multilabel"] = {
         "factory": "textcat_multilabel",
+        **textcat_component(listener),
+    }
+    config["training"]["score_weights"] = dict(SELECT_TEXTCAT)
+    return config
+
+
+def textcat_component(listener: Dict[str, object]) -> Dict[str, object]:
+    """The settings of the benchmarks' textcat_multilabel: TextCatReduce over a listener.
+
+    listener (Dict[str, object]): The tok2vec listener's config block.
+    RETURNS (Dict[str, object]): The component's `threshold` and `model`, e.g. for
+        `nlp.add_pipe("textcat_multilabel", config=...)`.
+    """
+    return {
         "threshold": TEXTCAT_THRESHOLD,
         "model": {
             "@architectures": "spacy.TextCatReduce.v1",
@@ -113,11 +127,9 @@ def textcat_config(config: Config) -> Config:
             "use_reduce_last": False,
             "use_reduce_max": False,
             "use_reduce_mean": True,
-            "tok2vec": listener,
+            "tok2vec": dict(listener),
         },
     }
-    config["training"]["score_weights"] = dict(SELECT_TEXTCAT)
-    return config
 
 
 def source_tok2vec(config: Config, pipeline: Path) -> Config:

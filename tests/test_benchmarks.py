@@ -157,6 +157,38 @@ def test_throughput_times_every_pipeline(openi_file):
         assert f"| {name} " in out
 
 
+def test_throughput_same_tok2vec_times_both_heads_over_one_tok2vec(
+    monkeypatch, openi_file, trained_pipeline, tmp_path
+):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import throughput
+
+    from spacy_radlabels.schema import load_schema
+
+    schema = load_schema(ROOT / "assets" / "schemas" / "chest_xray.yml")
+    nlp = throughput.build("radlabels", schema, None)
+    nlp.to_disk(tmp_path / "model")
+    throughput.add_textcat_head(nlp, "model")
+    assert nlp.get_pipe("tok2vec").listening_components == ["radlabels", "textcat_multilabel"]
+    doc = nlp("There is cardiomegaly.")
+    assert sorted(doc.cats) == sorted(doc._.labels) == sorted(schema.labels)
+    out = run("throughput.py", "--input", str(openi_file), "--n", "20", "--model",
+              str(tmp_path / "model"), "--same-tok2vec", "--repeats", "2")  # fmt: skip
+    for name in ("tok2vec", "radlabels", "textcat_multilabel"):
+        row = next(line for line in out.splitlines() if line.startswith(f"| {name} "))
+        assert len(row.split("|")[3].split()) == 2, row
+    assert "radlabels / textcat_multilabel reports/s, per round: median" in out
+    assert "radlabels / textcat_multilabel reports per CPU s, per round: median" in out
+    # radlabels with its own tok2vec (no tok2vec component) has none to share.
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "throughput.py"), "--input", str(openi_file),
+         "--n", "20", "--model", str(trained_pipeline), "--same-tok2vec"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "--same-tok2vec needs a pipeline with `tok2vec` and `radlabels`" in result.stderr
+
+
 def test_label_throughput_labels_every_report(trained_pipeline):
     out = run("label_throughput.py", str(trained_pipeline), "--n", "30", "--n-process", "1")
     assert "30 reports" in out
