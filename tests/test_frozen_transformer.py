@@ -14,7 +14,11 @@ from thinc.api import reduce_mean
 pytest.importorskip("spacy_transformers")
 
 from spacy_radlabels import frozen_transformer  # noqa: E402
-from spacy_radlabels.frozen_transformer import build_frozen_transformer  # noqa: E402
+from spacy_radlabels.frozen_transformer import (  # noqa: E402
+    build_frozen_transformer,
+    build_projected_bilstm,
+    build_projected_window_encoder,
+)
 from spacy_radlabels.trf_cache import TransformerOutputCache  # noqa: E402
 
 CONFIGS = Path(__file__).parent.parent / "configs"
@@ -42,7 +46,6 @@ def frozen_trained(tiny_corpus, tmp_path_factory):
             "training.optimizer.use_averages": False,
             "components.radlabels.model.tok2vec.encode.width": 16,
             "components.radlabels.model.tok2vec.encode.depth": 1,
-            "components.radlabels.model.tok2vec.encode.dropout": 0.0,
         },
     )
     spacy.util.fix_random_seed(0)
@@ -50,6 +53,24 @@ def frozen_trained(tiny_corpus, tmp_path_factory):
     output = tmp_path_factory.mktemp("trf-frozen")
     train(nlp, output, stdout=io.StringIO())
     return nlp, output
+
+
+@pytest.mark.parametrize(
+    "build", [build_projected_window_encoder, build_projected_bilstm], ids=["window", "bilstm"]
+)
+@pytest.mark.parametrize("depth", [0, 2])
+def test_encoders_fit_any_input_width_and_learn(build, depth):
+    encoder = build(width=8, depth=depth)
+    rng = numpy.random.default_rng(0)
+    Xs = [rng.normal(size=(n, 24)).astype("f") for n in (5, 0, 3)]
+    encoder.initialize(X=Xs)
+    Ys, backprop = encoder(Xs, is_train=True)
+    assert [Y.shape for Y in Ys] == [(5, 8), (0, 8), (3, 8)]
+    projection = next(node for node in encoder.walk() if node.name == "linear")
+    before = projection.get_param("W").copy()
+    backprop([numpy.ones_like(Y) for Y in Ys])
+    encoder.finish_update(spacy.util.registry.optimizers.get("Adam.v1")(0.1))
+    assert not numpy.array_equal(projection.get_param("W"), before)
 
 
 def test_frozen_transformer_runs_once_per_text(frozen_trained, tiny_corpus):
