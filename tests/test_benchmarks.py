@@ -102,7 +102,7 @@ def test_cmc2007_cross_validation_prints_every_system(cmc_file, tmp_path):
               "--training.optimizer.learn_rate", "0", "--training.optimizer.L2", "0",
               "--training.optimizer.use_averages", "false")  # fmt: skip
     assert "| radlabels-trf" in out
-    frozen = (tmp_path / "sourced" / "fold1" / "radlabels-trf" / "model-best" / "config.cfg")
+    frozen = tmp_path / "sourced" / "fold1" / "radlabels-trf" / "model-best" / "config.cfg"
     assert "spacy-radlabels.FrozenTransformer.v1" in frozen.read_text()
     expected = tok2vec_weights(start)
     for system in ("radlabels-cpu", "textcat_multilabel"):
