@@ -140,6 +140,25 @@ def test_openi_compares_rule_baseline_and_models(openi_file, tmp_path):
         assert f"| {system} | {fmt(scores['micro_f'])} | {fmt(scores['macro_f'])} |" in table
 
 
+def test_openi_dev_split_scores_only_the_reports_outside_negbio_test(openi_file, tmp_path):
+    metrics_path = tmp_path / "dev.json"
+    out = run("openi.py", "--data", str(openi_file), "--n-synth", "40", "--max-steps", "3",
+              "--n-real", "--split", "dev", "--metrics", str(metrics_path))  # fmt: skip
+    assert "outside negbio_test (dev) (20 reports)" in out
+    # No table over all reports: they include negbio_test, which tuning must not see.
+    assert out.count("| micro-F1") == 1 and "all 30 reports" not in out
+    assert json.loads(metrics_path.read_text(encoding="utf8"))["n_reports"] == 20
+
+
+def test_openi_dev_split_refuses_real_reports_in_training(openi_file):
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "openi.py"), "--data", str(openi_file),
+         "--split", "dev", "--n-real", "5"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0 and "--split dev" in result.stderr
+
+
 def test_score_positive_counts_spurious_positives(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     from common import score_positive
