@@ -5,7 +5,7 @@ into train and a dev set (`--dev-fraction` of them, seeded) used only to pick th
 checkpoint by micro-F1. A code is a positive-only label: "positive" when coded, "negative"
 otherwise (states ["positive", "negative"]). Systems:
 
-- radlabels-cpu: configs/cpu.cfg (or --config); with --tok2vec-from its tok2vec starts
+- radlabels-cpu: configs/cpu-novectors.cfg (or --config); with --tok2vec-from its tok2vec starts
   from a trained pipeline's, e.g. the chest model trained on synthetic reports.
 - textcat_multilabel: the same config and tok2vec start, with the radlabels head swapped
   for spaCy's TextCatReduce over the same tok2vec; a code is set when its score >= 0.5.

@@ -25,6 +25,8 @@ from spacy.tokens import DocBin
 from spacy_radlabels.evaluation import evaluate_pipeline
 from spacy_radlabels.schema import load_schema
 from spacy_radlabels.synth import load_templates, write_corpus
+from spacy_radlabels.transformer import BUNDLED_MINILM
+from spacy_radlabels.vectors import corpus_words, distill_vectors, write_vectors
 
 SCHEMA = ROOT / "assets" / "schemas" / "head_ct.yml"
 
@@ -68,6 +70,11 @@ def main(args: argparse.Namespace, output: Path) -> None:
     texts = [doc.text for doc in DocBin().from_disk(heldout).get_docs(spacy.blank("en").vocab)]
     speed_texts = (texts * (args.n_speed // max(len(texts), 1) + 1))[: args.n_speed]
     random.Random(args.seed).shuffle(speed_texts)
+    # configs/cpu.cfg reads static vectors (the others ignore them): the corpus's words only,
+    # where the workflow adds MiniLM's whole words, to keep the check short.
+    words = corpus_words([corpus / "train.spacy"])
+    vectors = output / "vectors"
+    write_vectors(words, distill_vectors(BUNDLED_MINILM, words, min(128, len(words))), vectors)
     device = device_name(args.gpu_id)
     rows: List[List[object]] = []
     for name in args.configs:
@@ -75,7 +82,7 @@ def main(args: argparse.Namespace, output: Path) -> None:
             corpus / "train.spacy",
             corpus / "dev.spacy",
             args.steps,
-            {"paths.schema": str(args.schema)},
+            {"paths.schema": str(args.schema), "paths.vectors": str(vectors)},
         )
         config = spacy.util.load_config(ROOT / "configs" / f"{name}.cfg", overrides=overrides)
         start = time.perf_counter()

@@ -6,7 +6,7 @@ macro, on NegBio's test split (`negbio_test`, 771 reports), and for the systems 
 real report also on all reports. Systems, in one run:
 
 - rule baseline: entity_ruler over the chest schema's variants + negspacy (rule_baseline.py).
-- radlabels, synthetic only: configs/cpu.cfg trained on `synth` reports from the chest
+- radlabels, synthetic only: configs/cpu-novectors.cfg trained on `synth` reports from the chest
   schema (or a trained pipeline given with --model).
 - radlabels, synthetic + N real: the same, with N Open-i reports from outside the test
   split mixed into training (`write_corpus(real=...)`, as `synth --real` does).
@@ -127,7 +127,7 @@ def train_chest(
     log: Optional[Path],
     gpu_id: int,
 ) -> Language:
-    """Train radlabels (configs/cpu.cfg) on a corpus written by `write_corpus`.
+    """Train radlabels (configs/cpu-novectors.cfg) on a corpus written by `write_corpus`.
 
     schema (Schema): Labels, states and hierarchy.
     corpus (Path): Folder with train.spacy and dev.spacy.

@@ -10,7 +10,7 @@ case (the MiniLM is uncased), so `include_static_vectors = true` in a config fin
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Iterable, List, Sequence
+from typing import Iterable, List, Optional, Sequence
 
 import numpy
 import spacy
@@ -107,7 +107,9 @@ def pca(data: numpy.ndarray, dims: int) -> numpy.ndarray:
     return (centred @ components[:dims].T).astype("float32")
 
 
-def write_vectors(words: Sequence[str], data: numpy.ndarray, output_dir: Path) -> None:
+def write_vectors(
+    words: Sequence[str], data: numpy.ndarray, output_dir: Path, name: Optional[str] = None
+) -> None:
     """Save the vectors as a blank spaCy pipeline, as `spacy init vectors` does.
 
     Each row is keyed by the word in lower, title and upper case: spaCy saves no key
@@ -117,9 +119,10 @@ def write_vectors(words: Sequence[str], data: numpy.ndarray, output_dir: Path) -
     words (Sequence[str]): One lower-case word per row of data.
     data (numpy.ndarray): The vectors.
     output_dir (Path): The pipeline folder, for `[initialize] vectors` in a config.
+    name (Optional[str]): The vectors' name, kept in a trained pipeline's meta (model card).
     """
     nlp = spacy.blank("en")
-    vectors = Vectors(strings=nlp.vocab.strings, data=data)
+    vectors = Vectors(strings=nlp.vocab.strings, data=data, name=name)
     for row, word in enumerate(words):
         for form in dict.fromkeys((word, word.title(), word.upper())):
             vectors.add(form, row=row)

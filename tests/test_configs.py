@@ -2,10 +2,13 @@
 
 from pathlib import Path
 
+import numpy
 import pytest
 from spacy.cli.debug_config import debug_config
 from spacy.cli.debug_data import debug_data
 from spacy.util import load_config
+
+from spacy_radlabels.vectors import corpus_words, write_vectors
 
 from .conftest import HEAD_CT
 
@@ -41,6 +44,24 @@ def test_debug_config_passes(config_path, head_ct_corpus):
     debug_config(config_path, overrides=overrides(head_ct_corpus))
 
 
-def test_debug_data_runs_on_a_head_ct_corpus(head_ct_corpus):
+@pytest.mark.parametrize("name", ["cpu.cfg", "cpu-novectors.cfg"])
+def test_debug_data_runs_on_a_head_ct_corpus(name, head_ct_corpus, tmp_path):
+    # Random vectors for the corpus words stand in for distilled ones (no transformer needed).
+    words = corpus_words([head_ct_corpus / "train.spacy"])
+    data = numpy.random.default_rng(0).normal(size=(len(words), 8)).astype("float32")
+    write_vectors(words, data, tmp_path / "vectors")
+    settings = {**overrides(head_ct_corpus), "paths.vectors": str(tmp_path / "vectors")}
     # debug_data exits with status 1 when any check fails.
-    debug_data(ROOT / "configs" / "cpu.cfg", config_overrides=overrides(head_ct_corpus))
+    debug_data(ROOT / "configs" / name, config_overrides=settings)
+
+
+def test_only_cpu_config_loads_the_static_vectors():
+    # The project's train commands pass --paths.vectors to every config.
+    for name, wanted in [("cpu.cfg", True), ("cpu-novectors.cfg", False), ("trf.cfg", False),
+                         ("trf-frozen.cfg", False)]:  # fmt: skip
+        config = load_config(ROOT / "configs" / name, overrides={"paths.vectors": "v"})
+        loads = config.interpolate()["initialize"]["vectors"] == "v"
+        assert loads == wanted, name
+        if "cpu" in name:
+            embed = config["components"]["tok2vec"]["model"]["embed"]
+            assert embed["include_static_vectors"] == wanted, name

