@@ -62,10 +62,13 @@ def test_no_probe_sentence_is_a_training_sentence(name):
     schema = load_schema(SCHEMAS[name])
     templates = load_templates(schema.templates, schema)
     generated = set()
-    # The seen templates (train and dev) and the held-out ones (test_heldout) alike.
-    for heldout, n in ((False, 2000), (True, 500)):
-        generator = ReportGenerator(schema, templates, heldout=heldout)
-        rng = random.Random(f"probe-test-{heldout}")
+    # The seen templates (train and dev) and the held-out ones (test_heldout) alike, and
+    # carrier items (a finding among random filler words).
+    for heldout, n, carrier in ((False, 2000, 0.0), (True, 500, 0.0), (False, 2000, 1.0)):
+        generator = ReportGenerator(schema, templates, heldout=heldout, carrier_ratio=carrier)
+        rng = random.Random(
+            f"probe-test-{heldout}-{carrier}" if carrier else f"probe-test-{heldout}"
+        )
         for _ in range(n):
             text, _ = generator.generate(rng)
             generated.update(split_sentences(text))

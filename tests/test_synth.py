@@ -25,7 +25,15 @@ from spacy_radlabels.synth import (
     write_corpus,
 )
 from spacy_radlabels.synth.corpus import RealCorpusError
-from spacy_radlabels.synth.generator import RANK, REPORT, SHORT_SHAPES, SHORT_WEIGHTS
+from spacy_radlabels.synth.generator import (
+    CARRIER,
+    NEUTRAL_WORDS,
+    RANK,
+    REPORT,
+    SHORT_SHAPES,
+    SHORT_WEIGHTS,
+    cue_words,
+)
 from spacy_radlabels.synth.templates import SLOT_RE, mention_regex
 
 ROOT = Path(__file__).parent.parent
@@ -133,8 +141,11 @@ def test_docbin_round_trip_keeps_gold(corpus):
         assert doc._.labels == record["labels"]
 
 
-def test_no_heldout_phrasing_in_train(corpus, schema, templates):
-    out, _ = corpus
+def test_no_heldout_phrasing_in_train(corpus, templates):
+    assert_no_heldout_phrasing(corpus[0], templates)
+
+
+def assert_no_heldout_phrasing(out: Path, templates) -> None:
     train = [normalise(r["text"]) for r in read_jsonl(out / "train.jsonl")]
     train += [normalise(r["text"]) for r in read_jsonl(out / "dev.jsonl")]
     for pattern in templates.heldout_patterns():
@@ -589,3 +600,98 @@ def test_chest_short_items_keep_no_finding_right(chest):
             denied += 1
     assert min(counts.values()) >= 50, counts
     assert denied >= 10
+
+
+# ---- carrier items ----
+
+CHEST = ROOT / "assets" / "schemas" / "chest_xray.yml"
+
+
+def cue_regex(pattern: str) -> re.Pattern:
+    # A negative or uncertain pattern, its slot any phrase, not glued to a word before it.
+    parts = SLOT_RE.split(normalise(pattern.rstrip(".")))
+    body = "".join(re.escape(p) if i % 2 == 0 else "[^.;]{1,120}?" for i, p in enumerate(parts))
+    return re.compile((r"(?<![\w-])" if parts[0][:1].isalnum() else "") + body + r"(?![\w-])")
+
+
+def said_state(text: str, cues) -> str:
+    # What the text's cue says: the state of a negative or uncertain pattern it holds.
+    states = {state for state, regex in cues if regex.search(normalise(text))}
+    assert len(states) <= 1, (text, states)
+    return states.pop() if states else "positive"
+
+
+@pytest.mark.parametrize("path", [HEAD_CT, CHEST], ids=lambda p: p.stem)
+def test_carrier_gold_is_what_the_cue_says(path):
+    schema = load_schema(path)
+    templates = load_templates(schema.templates, schema)
+    drawn = items(ReportGenerator(schema, templates, carrier_ratio=1.0), 3000, "carrier")
+    cues = [
+        (f.state, cue_regex(p))
+        for f in templates.families
+        if f.kind == "single" and f.state != "positive" and not f.heldout
+        for p in f.patterns
+    ]
+    regexes = {lab: mention_regex(schema.variants(lab)) for lab in schema.labels}
+    states = set()
+    for text, gold, shape in drawn:
+        assert shape == CARRIER
+        mentioned = [lab for lab, rx in regexes.items() if rx.search(text)]
+        # The finding and the ancestors its variant spells ("subdural haemorrhage"): no
+        # filler word names another label.
+        deepest = [lab for lab in mentioned if not set(schema.descendants(lab)) & set(mentioned)]
+        assert len(deepest) == 1, (text, mentioned)
+        label = deepest[0]
+        assert set(mentioned) <= {label, *schema.ancestors(label)}, (text, mentioned)
+        state = said_state(text, cues)
+        states.add(state)
+        assert gold[label] == state, (text, gold[label], state)
+        for other in schema.labels:
+            if other == label:
+                continue
+            lifted = other in schema.ancestors(label) and state != "negative"
+            assert gold[other] == (state if lifted else schema.negative_state), (text, other)
+    assert states == {"positive", "negative", "uncertain"}
+
+
+@pytest.mark.parametrize("path", [HEAD_CT, CHEST], ids=lambda p: p.stem)
+def test_carrier_filler_holds_no_cue_and_no_variant(path):
+    schema = load_schema(path)
+    templates = load_templates(schema.templates, schema)
+    generator = ReportGenerator(schema, templates)
+    assert "not" in generator.cue_words and "possible" in generator.cue_words
+    assert len(generator.neutral_words) >= 20
+    variants = mention_regex([v for lab in schema.labels for v in schema.variants(lab)])
+    for word in generator.neutral_words:
+        assert word in NEUTRAL_WORDS and word.lower() not in cue_words(templates)
+        assert not variants.search(word), word
+    normality = re.compile(r"\b(?:no|not|normal|unremarkable|clear|likely|new|old|prior)\b")
+    assert not [w for w in generator.neutral_words if normality.search(w.lower())]
+
+
+def test_carrier_ratio_draws_its_share_and_zero_keeps_the_items(schema, templates):
+    drawn = items(ReportGenerator(schema, templates, short_ratio=0.1, carrier_ratio=0.2), 3000)
+    share = sum(shape == CARRIER for _, _, shape in drawn) / len(drawn)
+    assert abs(share - 0.2) < 0.025
+    plain = ReportGenerator(schema, templates, short_ratio=0.1)
+    zero = ReportGenerator(schema, templates, short_ratio=0.1, carrier_ratio=0.0)
+    assert items(plain, 200) == items(zero, 200)
+    with pytest.raises(ValueError, match="carrier ratio"):
+        ReportGenerator(schema, templates, carrier_ratio=-0.1)
+
+
+def test_carrier_corpus_keeps_heldout_phrasing_out_of_train(tmp_path, schema, templates):
+    out = tmp_path / "corpus"
+    meta = write_corpus(schema, templates, out, n=2000, seed=9, n_heldout=300, carrier_ratio=0.5)
+    assert meta["carrier_ratio"] == 0.5
+    assert_no_heldout_phrasing(out, templates)
+
+
+def test_cli_passes_the_carrier_ratio(tmp_path, cli):
+    out = tmp_path / "corpus"
+    args = ["synth", str(HEAD_CT), str(out), "--n", "40", "--n-heldout", "10", "--seed", "2"]
+    result = CliRunner().invoke(cli, args + ["--carrier-ratio", "0.5"])
+    assert result.exit_code == 0, result.output
+    records = read_jsonl(out / "train.jsonl")
+    assert json.loads((out / "meta.json").read_text())["carrier_ratio"] == 0.5
+    assert sum(len(r["text"].split()) < 14 for r in records) >= 10

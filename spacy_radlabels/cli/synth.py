@@ -22,6 +22,7 @@ Writes OUTPUT_DIR/train.spacy, dev.spacy and test_heldout.spacy (gold in doc._.l
 a .jsonl twin of each ({"id", "text", "labels"} per line) and meta.json (sizes and the
 train set's label/state counts). --short-ratio sets the share of short items (impressions,
 sentences, fragments, label-free text); test_heldout's come from held-out templates only.
+--carrier-ratio sets the share of carrier items: one finding among random neutral words.
 """
 
 HELP = (
@@ -85,6 +86,15 @@ def synth_cli(
         "sentences, fragments such as 'No bleed.', text naming no label) instead of whole "
         "reports. 0 writes whole reports only. Example: --short-ratio 0.1",
     ),
+    carrier_ratio: float = typer.Option(
+        0.0,
+        "--carrier-ratio",
+        min=0.0,
+        max=1.0,
+        help="Share of synthetic items that state one finding among random neutral words, "
+        "negated or hedged only by a template cue, so the frame words say nothing of the "
+        "state. Example: --carrier-ratio 0.1",
+    ),
 ) -> None:
     """Generate train/dev/test_heldout corpora from a schema and templates."""
     from ..schema import SchemaError, load_schema
@@ -112,6 +122,7 @@ def synth_cli(
             real_ratio=real_ratio,
             lang=lang,
             short_ratio=short_ratio,
+            carrier_ratio=carrier_ratio,
         )
     except (SchemaError, TemplateError, RealCorpusError, OSError) as err:
         fail(str(err))

@@ -25,6 +25,8 @@ SPLITS = ("train", "dev", "test_heldout")
 # Default share of short items: on head CT it took spurious positives on hand-written short
 # sentences from 11-22% to under 1%; 0.25 lost more target accuracy on them.
 SHORT_RATIO = 0.1
+# Default share of carrier items (one finding among neutral filler words, see the generator).
+CARRIER_RATIO = 0.0
 
 
 class RealCorpusError(ValueError):
@@ -167,6 +169,7 @@ def write_corpus(
     real_ratio: float = 0.3,
     lang: str = "en",
     short_ratio: float = SHORT_RATIO,
+    carrier_ratio: float = CARRIER_RATIO,
 ) -> Dict[str, object]:
     """Generate and write train, dev and held-out-template test corpora.
 
@@ -182,6 +185,8 @@ def write_corpus(
     lang (str): Language of the tokenizer.
     short_ratio (float): Share of synthetic items that are short text (impressions,
         sentences, fragments, label-free text) instead of whole reports, in [0, 1].
+    carrier_ratio (float): Share of synthetic items that state one finding among neutral
+        filler words, so that only a cue makes it negative or uncertain, in [0, 1].
     RETURNS (Dict[str, object]): What was written: sizes, seed and train label counts
         (also saved as meta.json).
     """
@@ -190,11 +195,13 @@ def write_corpus(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     nlp = spacy.blank(lang)
-    seen = ReportGenerator(schema, templates, short_ratio=short_ratio)
+    seen = ReportGenerator(schema, templates, short_ratio=short_ratio, carrier_ratio=carrier_ratio)
     n_dev = round(n * dev_fraction)
     train = generate_entries(nlp, seen, n - n_dev, f"{seed}-train", "synth-train")
     dev = generate_entries(nlp, seen, n_dev, f"{seed}-dev", "synth-dev")
-    heldout = ReportGenerator(schema, templates, heldout=True, short_ratio=short_ratio)
+    heldout = ReportGenerator(
+        schema, templates, heldout=True, short_ratio=short_ratio, carrier_ratio=carrier_ratio
+    )
     test = generate_entries(nlp, heldout, n_heldout, f"{seed}-heldout", "synth-heldout")
     n_real = {"train": 0, "dev": 0}
     if real is not None:
@@ -213,6 +220,7 @@ def write_corpus(
         "templates": templates.name,
         "seed": seed,
         "short_ratio": short_ratio,
+        "carrier_ratio": carrier_ratio,
         "sizes": {"train": len(train), "dev": len(dev), "test_heldout": len(test)},
         "real": n_real,
         "train_label_counts": label_counts(train, schema.labels),

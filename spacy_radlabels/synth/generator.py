@@ -13,15 +13,30 @@ impression-only report, one sentence, a fragment ("No bleed.", "Stable.", "?SAH.
 that names no label (one sentence or a short report). A short item's summary labels are
 positive only when its text calls the study normal ("NAD.", a normal impression); a
 question or a lone "No pneumothorax." says nothing of the rest of the study.
+
+A share of the items (`carrier_ratio`) is one finding in an unfamiliar carrier: the mention
+among neutral filler words drawn at random, before and after it. With no cue it is positive;
+a negative or uncertain item wraps the mention in a template pattern of that state (its cue)
+and puts the filler outside it. The frame words then say nothing of the state, only the cue
+does (DESIGN.md: a mentioned finding is positive unless a cue scopes over it).
 """
 
 import random
+import re
 from dataclasses import dataclass
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from ..schema import Schema
 from . import grammar
-from .templates import ASSERTED_STATES, SECTIONS, Family, NormalSentence, ShortText, Templates
+from .templates import (
+    ASSERTED_STATES,
+    SECTIONS,
+    SLOT_RE,
+    Family,
+    NormalSentence,
+    ShortText,
+    Templates,
+)
 
 RANK = {"absent": 0, "negative": 0, "uncertain": 1, "positive": 2}
 # Per-report probabilities of the report's shape and of each kind of main assertion.
@@ -59,6 +74,7 @@ P_SUMMARY_IMPRESSION = 0.6
 # bare clinical question; "label_free": one sentence that names no label;
 # "label_free_report": a short report that names no label.
 REPORT = "report"
+CARRIER = "carrier"
 SHORT_SHAPES = ("impression", "sentence", "fragment", "label_free", "label_free_report")
 SHORT_WEIGHTS = (3, 3, 2, 1, 1)
 # Main units and negative fillers of an impression-only report (0 to 4 each).
@@ -74,6 +90,30 @@ P_LABEL_FREE_LIST = 0.5
 P_SHORT_HEADER = 0.3
 P_SHORT_UPPER = 0.08
 P_SHORT_NUMBERED = 0.35
+# Carrier items: neutral filler words that state nothing (no cue, no time, no normality); the
+# words of any label's variant and cue words (see `cue_words`) are dropped at load time.
+NEUTRAL_WORDS = (
+    "seen", "noted", "identified", "shown", "present", "visible", "visualised", "depicted",
+    "observed", "appears", "again", "also", "here", "there", "with", "and", "the", "a", "of",
+    "on", "at", "in", "this", "these", "study", "scan", "image", "images", "slice", "slices",
+    "series", "region", "area", "focus", "appearance", "appearances", "change", "changes",
+    "involving", "extending", "measuring", "along", "adjacent", "within", "overall", "today",
+    "current", "examination", "CT", "axial", "coronal", "view", "views", "which", "where",
+)  # fmt: skip
+# Words that say a state (negation, uncertainty, normality, time) whatever the templates
+# hold: a positive pattern may use one ("No change in the {X}."), so the templates' own
+# negative and uncertain words are not enough to keep them out of the filler.
+STATE_WORDS = (
+    "no", "not", "nor", "neither", "without", "never", "none", "absent", "negative", "free",
+    "excluded", "exclude", "resolved", "cannot", "normal", "unremarkable", "clear", "possible",
+    "possibly", "probable", "probably", "likely", "may", "might", "could", "suspected",
+    "suspicious", "query", "questionable", "equivocal", "versus", "or", "new", "old",
+    "chronic", "acute", "previous", "prior", "previously", "history", "stable", "unchanged",
+)  # fmt: skip
+# Filler words before and after a carrier item's mention (or cue span), 0 to 3 each.
+CARRIER_FILLER_WEIGHTS = (2, 3, 2, 1)
+# Share of carrier filler slots that use the label's site words ("in the left frontal lobe").
+P_CARRIER_SITE = 0.3
 
 
 class Quiet(NamedTuple):
@@ -134,13 +174,17 @@ class ReportGenerator:
         templates: Templates,
         heldout: bool = False,
         short_ratio: float = 0.0,
+        carrier_ratio: float = 0.0,
     ) -> None:
         if not 0.0 <= short_ratio <= 1.0:
             raise ValueError(f"short ratio must be in [0, 1], got {short_ratio}.")
+        if not 0.0 <= carrier_ratio <= 1.0:
+            raise ValueError(f"carrier ratio must be in [0, 1], got {carrier_ratio}.")
         self.schema = schema
         self.templates = templates
         self.heldout = heldout
         self.short_ratio = short_ratio
+        self.carrier_ratio = carrier_ratio
         self.summaries = [lab for lab in schema.labels if schema.group(lab) == SUMMARY_GROUP]
         # The labels a report states; summary labels follow from them.
         self.labels = [lab for lab in schema.labels if lab not in self.summaries]
@@ -177,6 +221,13 @@ class ReportGenerator:
             "label_free": self._label_free,
             "label_free_report": self._label_free_report,
         }
+        self.cue_words = cue_words(templates)
+        variant_words = {
+            w for lab in schema.labels for v in schema.variants(lab) for w in _words(v)
+        }
+        self.neutral_words = [
+            w for w in NEUTRAL_WORDS if w.lower() not in self.cue_words | variant_words
+        ]
 
     def generate(self, rng: random.Random) -> Tuple[str, Dict[str, str]]:
         """Render one item: a whole report, or short text at the generator's short ratio.
@@ -192,8 +243,12 @@ class ReportGenerator:
 
         rng (random.Random): The random source (the only one used).
         RETURNS (Tuple[str, Dict[str, str], str]): The text, the gold state of every label
-            and the shape: "report" or one of SHORT_SHAPES.
+            and the shape: "report", "carrier" or one of SHORT_SHAPES.
         """
+        # No number is drawn at ratio 0, so corpora without carrier items stay as they were.
+        if self.carrier_ratio and rng.random() < self.carrier_ratio:
+            text, gold = self._carrier(rng)
+            return text, gold, CARRIER
         # No number is drawn at ratio 0, so whole-report corpora stay as they were.
         if self.short_ratio and rng.random() < self.short_ratio:
             shape = rng.choices(SHORT_SHAPES, SHORT_WEIGHTS)[0]
@@ -626,6 +681,59 @@ class ReportGenerator:
             )
             parts.append(rng.choice(headers["impression"]) + " " + impression.text)
         return rng.choice(("\n", " ")).join(parts), self._quiet_gold(sentences)
+
+    # ---- carrier items ----
+
+    def _filler(self, rng: random.Random, label: str) -> str:
+        site = self.sites[label]
+        if site is not None and site.pre + site.post and rng.random() < P_CARRIER_SITE:
+            return rng.choice(site.pre + site.post)
+        n = rng.choices(range(len(CARRIER_FILLER_WEIGHTS)), CARRIER_FILLER_WEIGHTS)[0]
+        return " ".join(rng.choice(self.neutral_words) for _ in range(n))
+
+    def _cues(self, label: str, state: str) -> List[str]:
+        # A template's single patterns of the state: the cue and its scope around the mention.
+        families = self._eligible("single", state, "findings", label, False)
+        held = [f for f in families if f.heldout]
+        families = held if self.heldout and held else families
+        return [p for f in families for p in f.patterns if "{X}" in p]
+
+    def _carrier(self, rng: random.Random) -> Tuple[str, Dict[str, str]]:
+        """One finding among random filler words; only a template's cue makes it not positive."""
+        patterns: List[str] = []
+        while not patterns:
+            label, state = rng.choice(self.pairs)
+            patterns = self._cues(label, state) if state != "positive" else [""]
+        mention = self._phrase(rng, label, negated=state == "negative")
+        core = mention
+        if state != "positive":
+            core = grammar.fill(rng.choice(patterns), {"X": mention}).rstrip(".")
+        before, after = "", ""
+        while not (before or after):
+            before, after = self._filler(rng, label), self._filler(rng, label)
+        words = [part for part in (before, core, after) if part]
+        if before and core[:1].isupper() and not core[1:2].isupper():
+            words[1] = grammar.decapitalise(core)
+        return grammar.capitalise(" ".join(words)) + ".", self._gold({label: state}, normal=False)
+
+
+def cue_words(templates: Templates) -> Set[str]:
+    """The words of negative and uncertain single patterns that no positive pattern uses, and
+    STATE_WORDS.
+
+    templates (Templates): The templates whose cue inventory to read.
+    RETURNS (Set[str]): Lower-cased cue words ("no", "not", "possible", "excluded").
+    """
+    words: Dict[str, Set[str]] = {state: set() for state in ASSERTED_STATES}
+    for family in templates.families:
+        if family.kind == "single" and family.state in words:
+            for pattern in family.patterns:
+                words[family.state].update(_words(SLOT_RE.sub(" ", pattern)))
+    return (words["negative"] | words["uncertain"]) - words["positive"] | set(STATE_WORDS)
+
+
+def _words(text: str) -> List[str]:
+    return re.findall(r"[a-z]+", text.lower())
 
 
 def _numbered(sentences: Sequence[str], style: Style) -> str:
