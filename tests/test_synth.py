@@ -2,9 +2,11 @@
 
 import inspect
 import json
+import math
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -252,6 +254,7 @@ def write_templates(tmp_path: Path, old: str, new: str) -> Path:
     assert old in text
     path = tmp_path / "templates.yml"
     path.write_text(text.replace(old, new), encoding="utf8")
+    shutil.copy(TEMPLATES.parent / "cues.yml", tmp_path)
     return path
 
 
@@ -259,10 +262,10 @@ def write_templates(tmp_path: Path, old: str, new: str) -> Path:
     "old,new,message",
     [
         (
-            '"There is {X}.",',
-            '"There is {X} and no haemorrhage.",',
-            "family 'pos_there_is' pattern 'There is {X} and no haemorrhage.' names label "
-            "'haemorrhage'",
+            '"There is CT evidence of {X}."',
+            '"There is CT evidence of {X} and no haemorrhage."',
+            "family 'pos_there_is' pattern 'There is CT evidence of {X} and no haemorrhage.' "
+            "names label 'haemorrhage'",
         ),
         (
             "subdural_haematoma: [subdural bleed]",
@@ -312,6 +315,44 @@ def test_template_errors_name_file_and_entry(tmp_path, schema, old, new, message
         load_templates(path, schema)
     assert str(path) in str(info.value)
     assert message in str(info.value)
+
+
+def test_included_cue_families_merge_by_id(schema, templates):
+    # The shared family comes first, the file's patterns of the same id are added to it.
+    there_is = [f for f in templates.families if f.id == "pos_there_is"]
+    assert len(there_is) == 1
+    assert there_is[0].patterns[0] == "There is {X}."
+    assert "There is CT evidence of {X}." in there_is[0].patterns
+    shared = load_templates(TEMPLATES.parent / "chest_xray.yml", load_schema(CHEST))
+    head_ct_words = {p for f in templates.families for p in f.patterns}
+    chest_words = {p for f in shared.families for p in f.patterns}
+    assert "{X} is a possibility." in head_ct_words & chest_words
+    assert "There is CT evidence of {X}." not in chest_words
+
+
+@pytest.mark.parametrize(
+    "include,cues,message",
+    [
+        ("[missing.yml]", None, "included file"),
+        (
+            "[cues.yml]",
+            'name: x\nfamilies:\n  - {id: a, kind: single, state: positive, patterns: ["{X}."]}\n',
+            "an included file holds only 'families'",
+        ),
+        (
+            "[cues.yml]",
+            "families:\n  - {id: pos_there_is, kind: single, state: uncertain, "
+            'patterns: ["Maybe {X}."]}\n',
+            "family 'pos_there_is' differs from the included family of that id in ['state']",
+        ),
+    ],
+)
+def test_include_errors_name_the_file(tmp_path, schema, include, cues, message):
+    path = write_templates(tmp_path, "include: [cues.yml]", f"include: {include}")
+    if cues is not None:
+        (tmp_path / "cues.yml").write_text(cues, encoding="utf8")
+    with pytest.raises(TemplateError, match=re.escape(message)):
+        load_templates(path, schema)
 
 
 @pytest.fixture(scope="module")
@@ -495,10 +536,12 @@ def test_short_items_at_the_configured_rate(schema, templates, ratio):
     assert abs(len(short) / len(shapes) - ratio) < 0.025
     for shape, weight in zip(SHORT_SHAPES, SHORT_WEIGHTS):
         share = weight / sum(SHORT_WEIGHTS)
-        assert abs(short.count(shape) - share * len(short)) <= 0.3 * share * len(short) + 5
+        # Within four binomial standard deviations: a wrong weight, not chance, fails.
+        spread = 4 * math.sqrt(len(short) * share * (1 - share))
+        assert abs(short.count(shape) - share * len(short)) <= spread
     reports = [len(text.split()) for text, _, shape in drawn if shape == REPORT]
     shorts = sorted(len(text.split()) for text, _, shape in drawn if shape != REPORT)
-    assert min(reports) >= 14
+    assert min(reports) >= 10 and sorted(reports)[len(reports) // 2] >= 40
     assert not shorts or shorts[len(shorts) // 2] < 10
 
 

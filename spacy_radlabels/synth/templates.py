@@ -33,6 +33,7 @@ NORMAL_KEYS = {"text", "unless", "abnormal", "negates"}
 SHORT_KEYS = {"text", "labels", "normal", "heldout"}
 TOP_KEYS = {
     "name",
+    "include",
     "heldout_variants",
     "headers",
     "sites",
@@ -437,6 +438,69 @@ def _read(path: Path) -> Dict[str, Any]:
     return data
 
 
+def _check_unique_ids(path: Path, families: List[Family], what: str) -> None:
+    ids = [family.id for family in families]
+    for fid in ids:
+        if ids.count(fid) > 1:
+            raise _fail(path, f"{what} id '{fid}' is used twice. Rename one of them.")
+
+
+def _merge_families(path: Path, own: List[Family], included: List[Family]) -> List[Family]:
+    """Merge included families into a file's own: a shared id adds the file's patterns.
+
+    path (Path): The including template file, for error messages.
+    own (List[Family]): The file's own families.
+    included (List[Family]): The included files' families, in include order.
+    RETURNS (List[Family]): Included families (with the file's patterns of the same id
+        appended), then the file's other families.
+    """
+    by_id = {family.id: family for family in own}
+    merged = []
+    for family in included:
+        mine = by_id.pop(family.id, None)
+        if mine is None:
+            merged.append(family)
+            continue
+        settings = ("kind", "state", "heldout", "comparison", "labels", "sections")
+        differ = [key for key in settings if getattr(mine, key) != getattr(family, key)]
+        if differ:
+            raise _fail(
+                path,
+                f"family '{family.id}' differs from the included family of that id in "
+                f"{differ}. Give it the same settings to add patterns to it, or another id.",
+            )
+        patterns = list(dict.fromkeys(family.patterns + mine.patterns))
+        merged.append(Family(**{**vars(family), "patterns": patterns}))
+    return merged + [family for family in own if family.id in by_id]
+
+
+def _included_families(path: Path, schema: Schema, raw: Any) -> List[Family]:
+    """Parse the families of the files a template file includes (shared cue inventories).
+
+    path (Path): The including template file; include paths are relative to its folder.
+    schema (Schema): The schema the families must fit.
+    raw (Any): The value of the file's `include` key: a list of paths.
+    RETURNS (List[Family]): The included families, in include order.
+    """
+    families: List[Family] = []
+    for name in _strings(path, raw, "include"):
+        inc_path = path.parent / name
+        if not inc_path.exists():
+            raise _fail(path, f"included file {inc_path} not found. Fix the path in 'include'.")
+        data = _read(inc_path)
+        if set(data) != {"families"}:
+            raise _fail(
+                inc_path,
+                f"an included file holds only 'families'; it has {sorted(set(data))}. "
+                "Move the rest into the including template file.",
+            )
+        families += [
+            _parse_family(inc_path, schema, item, i) for i, item in enumerate(data["families"])
+        ]
+    _check_unique_ids(path, families, "included family")
+    return families
+
+
 def _parse_heldout_variants(path: Path, schema: Schema, raw: Any) -> Dict[str, List[str]]:
     if not isinstance(raw, dict):
         raise _fail(path, "heldout_variants must map label -> list of variants.")
@@ -480,10 +544,9 @@ def load_templates(path: Union[str, Path], schema: Schema) -> Templates:
     if not isinstance(data["families"], list):
         raise _fail(path, "'families' must be a list of family mappings.")
     families = [_parse_family(path, schema, raw, i) for i, raw in enumerate(data["families"])]
-    ids = [f.id for f in families]
-    for fid in ids:
-        if ids.count(fid) > 1:
-            raise _fail(path, f"family id '{fid}' is used twice. Rename one of them.")
+    _check_unique_ids(path, families, "family")
+    included = _included_families(path, schema, data.get("include") or [])
+    families = _merge_families(path, families, included)
     sites = {n: _parse_site(path, schema, n, raw) for n, raw in (data.get("sites") or {}).items()}
     seen_labels: Dict[str, str] = {}
     for site in sites.values():
