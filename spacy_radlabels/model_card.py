@@ -19,6 +19,7 @@ from . import __version__
 from .io import checksum
 from .report import fmt, markdown_table
 from .schema import Schema, load_schema
+from .synth.templates import included_files
 
 METRICS_FILE = "metrics.json"
 # (metrics subfolder, name in the card, what the set is) for the sets `evaluate` scores.
@@ -229,6 +230,10 @@ def build_card_meta(
         provenance["templates"] = {
             "file": schema.templates.name,
             "sha256": checksum(schema.templates),
+            "includes": [
+                {"file": inc.name, "sha256": checksum(inc)}
+                for inc in included_files(schema.templates)
+            ],
         }
     encoder = token_vectors(config, meta)
     meta.update(name=name or meta["name"], version=version or meta["version"])
@@ -557,6 +562,8 @@ def provenance_section(provenance: Dict[str, Any], meta: Dict[str, Any]) -> str:
     if provenance["templates"] is not None:
         templates = provenance["templates"]
         lines.append(f"- Templates `{templates['file']}`: sha256 `{templates['sha256']}`")
+        for inc in templates.get("includes", []):
+            lines.append(f"- Included templates `{inc['file']}`: sha256 `{inc['sha256']}`")
     return "\n".join(lines)
 
 

@@ -137,7 +137,12 @@ def test_package_readme_is_the_card(workflow, head_ct_corpus, tmp_path):
     assert provenance["schema"]["sha256"] == hashlib.sha256(HEAD_CT.read_bytes()).hexdigest()
     templates = ROOT / "assets" / "templates" / "head_ct.yml"
     assert provenance["templates"]["sha256"] == hashlib.sha256(templates.read_bytes()).hexdigest()
+    cues = templates.parent / "cues.yml"
+    assert provenance["templates"]["includes"] == [
+        {"file": "cues.yml", "sha256": hashlib.sha256(cues.read_bytes()).hexdigest()}
+    ]
     assert provenance["schema"]["sha256"] in readme
+    assert provenance["templates"]["includes"][0]["sha256"] in readme
     assert provenance["corpus"]["sizes"] == corpus["sizes"]
     assert packaged["license"] == "MIT" and packaged["url"] == "https://example.org"
 

@@ -474,17 +474,21 @@ def _merge_families(path: Path, own: List[Family], included: List[Family]) -> Li
     return merged + [family for family in own if family.id in by_id]
 
 
-def _included_families(path: Path, schema: Schema, raw: Any) -> List[Family]:
+def _include_paths(path: Path, data: Dict[str, Any]) -> List[Path]:
+    # Include paths are relative to the including file's folder.
+    return [path.parent / name for name in _strings(path, data.get("include"), "include")]
+
+
+def _included_families(path: Path, schema: Schema, data: Dict[str, Any]) -> List[Family]:
     """Parse the families of the files a template file includes (shared cue inventories).
 
-    path (Path): The including template file; include paths are relative to its folder.
+    path (Path): The including template file.
     schema (Schema): The schema the families must fit.
-    raw (Any): The value of the file's `include` key: a list of paths.
+    data (Dict[str, Any]): The including file's content.
     RETURNS (List[Family]): The included families, in include order.
     """
     families: List[Family] = []
-    for name in _strings(path, raw, "include"):
-        inc_path = path.parent / name
+    for inc_path in _include_paths(path, data):
         if not inc_path.exists():
             raise _fail(path, f"included file {inc_path} not found. Fix the path in 'include'.")
         data = _read(inc_path)
@@ -532,6 +536,16 @@ def _parse_heldout_variants(path: Path, schema: Schema, raw: Any) -> Dict[str, L
     return result
 
 
+def included_files(path: Union[str, Path]) -> List[Path]:
+    """List the files a template file includes (for provenance hashes).
+
+    path (Union[str, Path]): The template YAML file.
+    RETURNS (List[Path]): The included files, in include order, relative to its folder.
+    """
+    path = Path(path)
+    return _include_paths(path, _read(path))
+
+
 def load_templates(path: Union[str, Path], schema: Schema) -> Templates:
     """Load and validate a template file against a schema.
 
@@ -545,7 +559,7 @@ def load_templates(path: Union[str, Path], schema: Schema) -> Templates:
         raise _fail(path, "'families' must be a list of family mappings.")
     families = [_parse_family(path, schema, raw, i) for i, raw in enumerate(data["families"])]
     _check_unique_ids(path, families, "family")
-    included = _included_families(path, schema, data.get("include") or [])
+    included = _included_families(path, schema, data)
     families = _merge_families(path, families, included)
     sites = {n: _parse_site(path, schema, n, raw) for n, raw in (data.get("sites") or {}).items()}
     seen_labels: Dict[str, str] = {}
