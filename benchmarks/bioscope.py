@@ -1,8 +1,9 @@
 """BioScope assertion benchmark: is a chest finding in a real sentence stated, negated or hedged?
 
 Data: the clinical part of BioScope (`bioscope_clinical/sentences.jsonl`), the CMC 2007
-radiology reports' sentences with linguists' negation and speculation cues and scopes. Only
-the test half (`cmc_split == "test"`) is read. Units: each (sentence, label) where a variant
+radiology reports' sentences with linguists' negation and speculation cues and scopes. The
+test half (`cmc_split == "test"`) is read; `--split train` reads the train half instead, for
+development (the templates' cue frames draw on it). Units: each (sentence, label) where a variant
 of a chest-schema label occurs (the rule baseline's entity_ruler finds them; `no_finding`'s
 phrases are not findings and are left out), except inside UNMENTIONS, the longer phrases of
 the renal and history sentences that contain a variant but name no chest finding (as the
@@ -219,15 +220,18 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         "--parts", nargs="+", default=["Impression", "History"], help="report parts to read"
     )
     parser.add_argument("--gpu-id", type=int, default=-1, help="GPU for radlabels (-1: CPU)")
+    parser.add_argument(
+        "--split", choices=["test", "train"], default="test", help="CMC half (train: development)"
+    )
     args = parser.parse_args(argv)
     schema = load_schema(args.schema)
     records = [
-        r for r in read_jsonl(args.data) if r["cmc_split"] == "test" and r["part"] in args.parts
+        r for r in read_jsonl(args.data) if r["cmc_split"] == args.split and r["part"] in args.parts
     ]
     if not records:
         raise SystemExit(
-            f"{args.data}: no sentences of the test half (cmc_split 'test') in parts "
-            f"{args.parts}; pass BioScope's sentences.jsonl with --data."
+            f"{args.data}: no sentences of the {args.split} half (cmc_split '{args.split}') "
+            f"in parts {args.parts}; pass BioScope's sentences.jsonl with --data."
         )
     rules = build_rule_baseline(schema)
     rules.get_pipe("entity_ruler").add_patterns(
@@ -247,8 +251,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         systems.insert(0, "radlabels")
     n_sentences = len({str(u["text"]) for u in units})
     print(
-        f"{len(records)} test-half sentences ({', '.join(args.parts)}), {n_sentences} with a "
-        f"chest-schema variant, {len(units)} (sentence, label) units"
+        f"{len(records)} {args.split}-half sentences ({', '.join(args.parts)}), "
+        f"{n_sentences} with a chest-schema variant, {len(units)} (sentence, label) units"
     )
     committed = ", ".join(sorted(COMMITTED_CUES))
     for gold, title in [

@@ -308,6 +308,9 @@ def test_bioscope_scores_every_installed_system(bioscope_file, chest_pipeline):
     assert "-> positive): positive 2, uncertain 1, negative 2" in out
     assert out.count("| radlabels ") == 2 and out.count("| negspacy ") == 2
     assert out.count("| medspaCy ConText ") == 2 or "medspaCy ConText: skipped" in out
+    # The train half, for development, is read only when asked for.
+    out = run("bioscope.py", "--data", str(bioscope_file), "--split", "train")
+    assert "1 train-half sentences (Impression, History), 1 with a chest-schema variant, 1 (" in out
 
 
 def test_bioscope_gold_lets_negation_win_and_reads_committed_hedges(monkeypatch):
