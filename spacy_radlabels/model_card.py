@@ -227,14 +227,7 @@ def build_card_meta(
         "metrics": sorted(metrics),
     }
     if schema.templates is not None and schema.templates.exists():
-        provenance["templates"] = {
-            "file": schema.templates.name,
-            "sha256": checksum(schema.templates),
-            "includes": [
-                {"file": inc.name, "sha256": checksum(inc)}
-                for inc in included_files(schema.templates)
-            ],
-        }
+        provenance["templates"] = template_provenance(schema.templates)
     encoder = token_vectors(config, meta)
     meta.update(name=name or meta["name"], version=version or meta["version"])
     meta.update(
@@ -565,6 +558,19 @@ def provenance_section(provenance: Dict[str, Any], meta: Dict[str, Any]) -> str:
         for inc in templates.get("includes", []):
             lines.append(f"- Included templates `{inc['file']}`: sha256 `{inc['sha256']}`")
     return "\n".join(lines)
+
+
+def template_provenance(path: Path) -> Dict[str, Any]:
+    """Name and hash a template file and the files it includes.
+
+    path (Path): The template YAML file.
+    RETURNS (Dict[str, Any]): {"file", "sha256", "includes": [{"file", "sha256"}, ...]}.
+    """
+    return {
+        "file": path.name,
+        "sha256": checksum(path),
+        "includes": [{"file": inc.name, "sha256": checksum(inc)} for inc in included_files(path)],
+    }
 
 
 def write_card_meta(meta: Dict[str, Any], path: Path) -> Path:

@@ -15,7 +15,12 @@ from typer.testing import CliRunner
 
 import spacy_radlabels
 from spacy_radlabels.cli import app
-from spacy_radlabels.model_card import CARD_SECTIONS, build_card_meta, token_vectors
+from spacy_radlabels.model_card import (
+    CARD_SECTIONS,
+    build_card_meta,
+    template_provenance,
+    token_vectors,
+)
 from spacy_radlabels.report import fmt
 
 from .conftest import HEAD_CT, train_blank
@@ -137,12 +142,8 @@ def test_package_readme_is_the_card(workflow, head_ct_corpus, tmp_path):
     assert provenance["schema"]["sha256"] == hashlib.sha256(HEAD_CT.read_bytes()).hexdigest()
     templates = ROOT / "assets" / "templates" / "head_ct.yml"
     assert provenance["templates"]["sha256"] == hashlib.sha256(templates.read_bytes()).hexdigest()
-    cues = templates.parent / "cues.yml"
-    assert provenance["templates"]["includes"] == [
-        {"file": "cues.yml", "sha256": hashlib.sha256(cues.read_bytes()).hexdigest()}
-    ]
+    assert provenance["templates"]["includes"] == []
     assert provenance["schema"]["sha256"] in readme
-    assert provenance["templates"]["includes"][0]["sha256"] in readme
     assert provenance["corpus"]["sizes"] == corpus["sizes"]
     assert packaged["license"] == "MIT" and packaged["url"] == "https://example.org"
 
@@ -204,3 +205,16 @@ def test_frozen_transformer_and_static_vectors_are_named():
     assert "static vectors `en_vectors` (20000 vectors of 300 dimensions)" in token_vectors(
         config, {"vectors": vectors}
     )
+
+
+def test_template_provenance_hashes_the_included_files(tmp_path):
+    shared = tmp_path / "shared.yml"
+    family = '  - {id: a, kind: single, state: positive, patterns: ["{X}."]}\n'
+    shared.write_text("families:\n" + family, encoding="utf8")
+    templates = tmp_path / "templates.yml"
+    templates.write_text("name: x\ninclude: [shared.yml]\nfamilies:\n" + family, encoding="utf8")
+    provenance = template_provenance(templates)
+    assert provenance["file"] == "templates.yml"
+    assert provenance["sha256"] == hashlib.sha256(templates.read_bytes()).hexdigest()
+    digest = hashlib.sha256(shared.read_bytes()).hexdigest()
+    assert provenance["includes"] == [{"file": "shared.yml", "sha256": digest}]

@@ -6,7 +6,6 @@ import math
 import os
 import random
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -254,7 +253,6 @@ def write_templates(tmp_path: Path, old: str, new: str) -> Path:
     assert old in text
     path = tmp_path / "templates.yml"
     path.write_text(text.replace(old, new), encoding="utf8")
-    shutil.copy(TEMPLATES.parent / "cues.yml", tmp_path)
     return path
 
 
@@ -262,10 +260,10 @@ def write_templates(tmp_path: Path, old: str, new: str) -> Path:
     "old,new,message",
     [
         (
-            '"There is CT evidence of {X}."',
-            '"There is CT evidence of {X} and no haemorrhage."',
-            "family 'pos_there_is' pattern 'There is CT evidence of {X} and no haemorrhage.' "
-            "names label 'haemorrhage'",
+            '"There is {X}.",',
+            '"There is {X} and no haemorrhage.",',
+            "family 'pos_there_is' pattern 'There is {X} and no haemorrhage.' names label "
+            "'haemorrhage'",
         ),
         (
             "subdural_haematoma: [subdural bleed]",
@@ -317,40 +315,38 @@ def test_template_errors_name_file_and_entry(tmp_path, schema, old, new, message
     assert message in str(info.value)
 
 
-def test_included_cue_families_merge_by_id(schema, templates):
-    # The shared family comes first, the file's patterns of the same id are added to it.
-    there_is = [f for f in templates.families if f.id == "pos_there_is"]
-    assert len(there_is) == 1
-    assert there_is[0].patterns[0] == "There is {X}."
-    assert "There is CT evidence of {X}." in there_is[0].patterns
-    shared = load_templates(TEMPLATES.parent / "chest_xray.yml", load_schema(CHEST))
-    head_ct_words = {p for f in templates.families for p in f.patterns}
-    chest_words = {p for f in shared.families for p in f.patterns}
-    assert "{X} is a possibility." in head_ct_words & chest_words
-    assert "There is CT evidence of {X}." not in chest_words
+SHARED = """families:
+  - {id: pos_there_is, kind: single, state: positive, patterns: ["Shared {X}."]}
+  - {id: unc_shared, kind: single, state: uncertain, patterns: ["Maybe shared {X}."]}
+"""
+
+
+def test_included_families_merge_by_id(tmp_path, schema):
+    # An included family comes first; the file's family of the same id adds its patterns.
+    path = write_templates(tmp_path, "name: head_ct\n", "name: head_ct\ninclude: [cues.yml]\n")
+    (tmp_path / "cues.yml").write_text(SHARED, encoding="utf8")
+    families = {family.id: family for family in load_templates(path, schema).families}
+    assert families["pos_there_is"].patterns[:2] == ["Shared {X}.", "There is {X}."]
+    assert families["unc_shared"].patterns == ["Maybe shared {X}."]
+    assert len(families) == len(load_templates(TEMPLATES, schema).families) + 1
 
 
 @pytest.mark.parametrize(
     "include,cues,message",
     [
-        ("[missing.yml]", None, "included file"),
+        ("[missing.yml]", SHARED, "included file"),
+        ("[cues.yml]", "name: x\n" + SHARED, "an included file holds only 'families'"),
         (
             "[cues.yml]",
-            'name: x\nfamilies:\n  - {id: a, kind: single, state: positive, patterns: ["{X}."]}\n',
-            "an included file holds only 'families'",
-        ),
-        (
-            "[cues.yml]",
-            "families:\n  - {id: pos_there_is, kind: single, state: uncertain, "
-            'patterns: ["Maybe {X}."]}\n',
+            SHARED.replace("state: positive", "state: uncertain", 1),
             "family 'pos_there_is' differs from the included family of that id in ['state']",
         ),
+        ("[cues.yml]", SHARED + SHARED[len("families:") :], "included family id"),
     ],
 )
 def test_include_errors_name_the_file(tmp_path, schema, include, cues, message):
-    path = write_templates(tmp_path, "include: [cues.yml]", f"include: {include}")
-    if cues is not None:
-        (tmp_path / "cues.yml").write_text(cues, encoding="utf8")
+    path = write_templates(tmp_path, "name: head_ct\n", f"name: head_ct\ninclude: {include}\n")
+    (tmp_path / "cues.yml").write_text(cues, encoding="utf8")
     with pytest.raises(TemplateError, match=re.escape(message)):
         load_templates(path, schema)
 
@@ -541,7 +537,7 @@ def test_short_items_at_the_configured_rate(schema, templates, ratio):
         assert abs(short.count(shape) - share * len(short)) <= spread
     reports = [len(text.split()) for text, _, shape in drawn if shape == REPORT]
     shorts = sorted(len(text.split()) for text, _, shape in drawn if shape != REPORT)
-    assert min(reports) >= 10 and sorted(reports)[len(reports) // 2] >= 40
+    assert min(reports) >= 14
     assert not shorts or shorts[len(shorts) // 2] < 10
 
 
