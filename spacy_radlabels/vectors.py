@@ -127,4 +127,5 @@ def write_vectors(
         for form in dict.fromkeys((word, word.title(), word.upper())):
             vectors.add(form, row=row)
     nlp.vocab.vectors = vectors
+    output_dir.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(output_dir)

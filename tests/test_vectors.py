@@ -19,7 +19,8 @@ CONFIGS = Path(__file__).parent.parent / "configs"
 
 @pytest.fixture(scope="module")
 def vectors_dir(tiny_corpus, tmp_path_factory) -> Path:
-    output = tmp_path_factory.mktemp("vectors") / "vectors"
+    # A folder whose parent does not exist yet is created.
+    output = tmp_path_factory.mktemp("vectors") / "new" / "vectors"
     result = CliRunner().invoke(
         app,
         ["vectors", str(output), "--corpus", str(tiny_corpus), "--no-model-vocab", "--dims", "8"],
