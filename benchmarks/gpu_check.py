@@ -46,6 +46,15 @@ def reports_per_second(nlp: Language, texts: Sequence[str], batch_size: int) -> 
     return len(texts) / (time.perf_counter() - start)
 
 
+def config_reads_vectors(path: Path) -> bool:
+    """Whether a training config loads static vectors at initialization.
+
+    path (Path): The config file.
+    RETURNS (bool): True when its [initialize] vectors setting is not null.
+    """
+    return spacy.util.load_config(path, interpolate=False)["initialize"]["vectors"] is not None
+
+
 def device_name(gpu_id: int) -> str:
     """Name the device the check runs on, e.g. "cuda:0 NVIDIA H100 80GB HBM3"."""
     if gpu_id < 0:
@@ -70,11 +79,15 @@ def main(args: argparse.Namespace, output: Path) -> None:
     texts = [doc.text for doc in DocBin().from_disk(heldout).get_docs(spacy.blank("en").vocab)]
     speed_texts = (texts * (args.n_speed // max(len(texts), 1) + 1))[: args.n_speed]
     random.Random(args.seed).shuffle(speed_texts)
-    # configs/cpu.cfg reads static vectors (the others ignore them): the corpus's words only,
-    # where the workflow adds MiniLM's whole words, to keep the check short.
-    words = corpus_words([corpus / "train.spacy"])
-    vectors = output / "vectors"
-    write_vectors(words, distill_vectors(BUNDLED_MINILM, words, min(128, len(words))), vectors)
+    # Only configs whose [initialize] names vectors read them (configs/cpu.cfg): distil them
+    # from the corpus's words only, where the workflow adds MiniLM's whole words, to keep the
+    # check short.
+    vectors = None
+    if any(config_reads_vectors(ROOT / "configs" / f"{name}.cfg") for name in args.configs):
+        words = corpus_words([corpus / "train.spacy"])
+        vectors = output / "vectors"
+        dims = min(128, len(words))
+        write_vectors(words, distill_vectors(BUNDLED_MINILM, words, dims), vectors)
     device = device_name(args.gpu_id)
     rows: List[List[object]] = []
     for name in args.configs:
@@ -82,7 +95,7 @@ def main(args: argparse.Namespace, output: Path) -> None:
             corpus / "train.spacy",
             corpus / "dev.spacy",
             args.steps,
-            {"paths.schema": str(args.schema), "paths.vectors": str(vectors)},
+            {"paths.schema": str(args.schema), "paths.vectors": vectors and str(vectors)},
         )
         config = spacy.util.load_config(ROOT / "configs" / f"{name}.cfg", overrides=overrides)
         start = time.perf_counter()

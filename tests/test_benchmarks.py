@@ -338,3 +338,16 @@ def test_gpu_check_prints_one_table_on_cpu():
     table = out.split(header)[1]
     for config in ("trf", "cpu"):
         assert f"| {config} " in table
+
+
+def test_gpu_check_distils_vectors_only_for_a_config_that_reads_them(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import gpu_check
+
+    assert gpu_check.config_reads_vectors(ROOT / "configs" / "cpu.cfg")
+    assert not gpu_check.config_reads_vectors(ROOT / "configs" / "trf.cfg")
+    out = run("gpu_check.py", "--gpu-id", "-1", "--steps", "2", "--n", "40", "--n-heldout", "10",
+              "--n-speed", "20", "--batch-size", "8", "--configs", "cpu-novectors",
+              "--output", str(tmp_path))  # fmt: skip
+    assert "| cpu-novectors " in out
+    assert (tmp_path / "cpu-novectors").exists() and not (tmp_path / "vectors").exists()
