@@ -95,7 +95,7 @@ def main(args: argparse.Namespace, output: Path) -> None:
             corpus / "train.spacy",
             corpus / "dev.spacy",
             args.steps,
-            {"paths.schema": str(args.schema), "paths.vectors": vectors and str(vectors)},
+            {"paths.schema": str(args.schema), "paths.vectors": str(vectors) if vectors else None},
         )
         config = spacy.util.load_config(ROOT / "configs" / f"{name}.cfg", overrides=overrides)
         start = time.perf_counter()

@@ -429,10 +429,12 @@ class ReportGenerator:
         label: Optional[str],
         has_prior: bool,
     ) -> Family:
-        eligible = self._eligible(kind, state, section, label, has_prior)
-        held = [f for f in eligible if f.heldout]
+        return rng.choice(self._preferred(self._eligible(kind, state, section, label, has_prior)))
+
+    def _preferred(self, families: List[Family]) -> List[Family]:
         # The test set uses held-out phrasing wherever the templates offer one.
-        return rng.choice(held if self.heldout and held else eligible)
+        held = [f for f in families if f.heldout]
+        return held if self.heldout and held else families
 
     def _clause(
         self, rng: random.Random, unit: Unit, state: str, section: str, has_prior: bool
@@ -693,9 +695,7 @@ class ReportGenerator:
 
     def _cues(self, label: str, state: str) -> List[str]:
         # A template's single patterns of the state: the cue and its scope around the mention.
-        families = self._eligible("single", state, "findings", label, False)
-        held = [f for f in families if f.heldout]
-        families = held if self.heldout and held else families
+        families = self._preferred(self._eligible("single", state, "findings", label, False))
         return [p for f in families for p in f.patterns if "{X}" in p]
 
     def _carrier(self, rng: random.Random) -> Tuple[str, Dict[str, str]]:

@@ -491,15 +491,15 @@ def _included_families(path: Path, schema: Schema, data: Dict[str, Any]) -> List
     for inc_path in _include_paths(path, data):
         if not inc_path.exists():
             raise _fail(path, f"included file {inc_path} not found. Fix the path in 'include'.")
-        data = _read(inc_path)
-        if set(data) != {"families"}:
+        included = _read(inc_path)
+        if set(included) != {"families"}:
             raise _fail(
                 inc_path,
-                f"an included file holds only 'families'; it has {sorted(set(data))}. "
+                f"an included file holds only 'families'; it has {sorted(set(included))}. "
                 "Move the rest into the including template file.",
             )
         families += [
-            _parse_family(inc_path, schema, item, i) for i, item in enumerate(data["families"])
+            _parse_family(inc_path, schema, item, i) for i, item in enumerate(included["families"])
         ]
     _check_unique_ids(path, families, "included family")
     return families
