@@ -47,6 +47,7 @@ OPENI_SET = "openi"
 N_FAILURES = 5
 # The radlabels token vectors of configs/trf-frozen.cfg: a transformer inside the component.
 FROZEN_TRANSFORMER = "spacy-radlabels.FrozenTransformer.v1"
+CUE_EMBED = "spacy-radlabels.CueMultiHashEmbed.v1"
 CARD_SECTIONS = [
     "Intended use",
     "Training data",
@@ -147,6 +148,9 @@ def token_vectors(config: Dict[str, Any], meta: Dict[str, Any]) -> str:
             f", with the static vectors `{vectors.get('name')}` ({vectors.get('vectors')} "
             f"vectors of {vectors['width']} dimensions)"
         )
+    embeds = [c.get("model", {}).get("embed", {}) for c in config["components"].values()]
+    if any(embed.get("@architectures") == CUE_EMBED for embed in embeds):
+        phrase += ", with negation and uncertainty cue features (`spacy_radlabels.cues`)"
     if config.get("initialize", {}).get("init_tok2vec"):
         phrase += f", its weights initialised from `{config['initialize']['init_tok2vec']}`"
     return phrase

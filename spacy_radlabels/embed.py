@@ -1,0 +1,91 @@
+"""The architecture `spacy-radlabels.CueMultiHashEmbed.v1`: spaCy's MultiHashEmbed plus cues."""
+
+from typing import List, Union, cast
+
+import numpy
+from spacy.ml.featureextractor import FeatureExtractor
+from spacy.ml.staticvectors import StaticVectors
+from spacy.tokens import Doc
+from spacy.util import registry
+from thinc.api import (
+    Embed,
+    HashEmbed,
+    Maxout,
+    Model,
+    chain,
+    concatenate,
+    list2ragged,
+    ragged2list,
+    with_array,
+)
+from thinc.types import Floats2d, Ints2d, Ragged
+
+from .cues import N_FEATURES, cue_features
+
+
+@registry.architectures("spacy-radlabels.CueMultiHashEmbed.v1")
+def build_cue_multi_hash_embed(
+    width: int,
+    attrs: List[Union[str, int]],
+    rows: List[int],
+    include_static_vectors: bool,
+    cue_width: int = 16,
+) -> Model[List[Doc], List[Floats2d]]:
+    """Embed tokens as `spacy.MultiHashEmbed.v2` does, with a negation/uncertainty cue feature.
+
+    Each token's cue kind and cue scope (`spacy_radlabels.cues`, a lexicon written from NegEx,
+    NegBio and CheXpert) are embedded in a small table and concatenated with the hashed
+    attributes (and static vectors) before the Maxout that mixes them, so that a cue word the
+    training reports never used still reads as one.
+
+    width (int): The output width, and the width of each hash embedding table.
+    attrs (List[Union[str, int]]): The token attributes to hash-embed, e.g. NORM, PREFIX,
+        SUFFIX, SHAPE.
+    rows (List[int]): The rows of each attribute's table, one per attribute.
+    include_static_vectors (bool): Whether to also use the vocab's static word vectors.
+    cue_width (int): The width of the cue feature's embedding table.
+    RETURNS (Model[List[Doc], List[Floats2d]]): The embedding layer.
+    """
+    if len(rows) != len(attrs):
+        raise ValueError(
+            f"CueMultiHashEmbed got {len(attrs)} attrs but {len(rows)} rows: give one number "
+            "of rows per attribute."
+        )
+    tables = [
+        HashEmbed(width, n_rows, column=i, seed=8 + i, dropout=0.0) for i, n_rows in enumerate(rows)
+    ]
+    parts: List[Model[List[Doc], Ragged]] = [
+        chain(
+            FeatureExtractor(attrs),
+            cast(Model[List[Ints2d], Ragged], list2ragged()),
+            with_array(concatenate(*tables)),
+        )
+    ]
+    if include_static_vectors:
+        parts.append(StaticVectors(width, dropout=0.0))
+    parts.append(
+        chain(
+            cue_feature_extractor(),
+            cast(Model[List[Ints2d], Ragged], list2ragged()),
+            with_array(Embed(cue_width, N_FEATURES, column=0, dropout=0.0)),
+        )
+    )
+    concat_size = width * (len(tables) + include_static_vectors) + cue_width
+    return chain(
+        concatenate(*parts),
+        with_array(Maxout(width, concat_size, nP=3, dropout=0.0, normalize=True)),
+        ragged2list(),
+    )
+
+
+def cue_feature_extractor() -> Model[List[Doc], List[Ints2d]]:
+    """Make a layer that gives each doc's tokens their cue feature (one column)."""
+    return Model("cue_features", _cue_forward)
+
+
+def _cue_forward(model: Model, docs: List[Doc], is_train: bool):
+    features = [
+        model.ops.asarray2i(numpy.asarray(cue_features(doc), dtype="int32").reshape(-1, 1))
+        for doc in docs
+    ]
+    return features, lambda d_features: []
