@@ -4,9 +4,9 @@ The lexicon is written from the NegEx trigger lists (Chapman et al. 2001) and th
 NegBio's and CheXpert's negation and uncertainty patterns, not from this package's
 templates: it tells the model what a cue is for cue words that no template uses ("nothing to
 suggest X", "X is no longer seen"). `cue_features` gives every token one small integer: its
-own cue kind and whether it lies in the scope of a negation or uncertainty cue. The values
-are part of trained models (`spacy-radlabels.CueMultiHashEmbed.v1`): change the lexicon or
-the rules only under a new architecture version.
+own cue kind and whether it lies in the scope of a negation, uncertainty or committed-hedge
+("likely") cue. The values are part of trained models (`spacy-radlabels.CueMultiHashEmbed.v1`):
+change the lexicon or the rules only under a new architecture version.
 """
 
 from typing import Dict, List, Tuple
