@@ -17,7 +17,9 @@ from spacy.tokens import Doc
 # one schema's conventions read as positive and another's (CheXpert) as uncertain.
 NONE, NEGATION, UNCERTAINTY, PROBABLE, PSEUDO, TERMINATOR = range(6)
 SCOPED = (NEGATION, UNCERTAINTY, PROBABLE)
-N_FEATURES = 6 * 2 ** len(SCOPED)
+# A feature is kind * SCOPE_SETS + one bit per scope the token lies in.
+SCOPE_SETS = 2 ** len(SCOPED)
+N_FEATURES = (TERMINATOR + 1) * SCOPE_SETS
 # Tokens a cue reaches, stopping early at a terminator.
 WINDOW = 8
 PRE, POST, BOTH = "pre", "post", "both"
@@ -137,4 +139,4 @@ def cue_features(doc: Doc) -> List[int]:
                 if kinds[j] == TERMINATOR:
                     break
                 scopes[j] |= bit
-    return [kind * 2 ** len(SCOPED) + scope for kind, scope in zip(kinds, scopes)]
+    return [kind * SCOPE_SETS + scope for kind, scope in zip(kinds, scopes)]
