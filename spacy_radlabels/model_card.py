@@ -106,6 +106,22 @@ def radlabels_component(config: Dict[str, Any], model_dir: Path) -> str:
     raise CardError(f"{model_dir}: the pipeline has no radlabels component.")
 
 
+def embeds(config: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """Find the embedding layer of each component that has one: a tok2vec, or radlabels'
+    inline tok2vec (a listener has none).
+
+    config (Dict[str, Any]): The pipeline's interpolated config.
+    RETURNS (Dict[str, Dict[str, Any]]): Component name -> its embed's config.
+    """
+    found = {}
+    for name in config["nlp"]["pipeline"]:
+        model = config["components"][name].get("model", {})
+        embed = model.get("embed") or model.get("tok2vec", {}).get("embed")
+        if embed:
+            found[name] = embed
+    return found
+
+
 def transformers(config: Dict[str, Any]) -> Dict[str, str]:
     """Find a pipeline's transformer components and the models they load.
 
@@ -113,16 +129,18 @@ def transformers(config: Dict[str, Any]) -> Dict[str, str]:
     RETURNS (Dict[str, str]): Component name -> model name or path.
     """
     found = {}
+    embeds_by_name = embeds(config)
     for name in config["nlp"]["pipeline"]:
         component = config["components"][name]
+        embed = embeds_by_name.get(name, {})
         if component.get("factory") == "transformer":
             model_name = component["model"]["name"]
             # spacy-radlabels.transformer_name.v1 wraps the name; spaCy's own takes a string.
             found[name] = model_name.get("name") if isinstance(model_name, dict) else model_name
-        elif component.get("factory") == "radlabels":
-            embed = component["model"]["tok2vec"].get("embed", {})
-            if embed.get("@architectures") == FROZEN_TRANSFORMER:
-                found[name] = embed["name"]
+        elif component.get("factory") == "radlabels" and (
+            embed.get("@architectures") == FROZEN_TRANSFORMER
+        ):
+            found[name] = embed["name"]
     return found
 
 
@@ -148,8 +166,7 @@ def token_vectors(config: Dict[str, Any], meta: Dict[str, Any]) -> str:
             f", with the static vectors `{vectors.get('name')}` ({vectors.get('vectors')} "
             f"vectors of {vectors['width']} dimensions)"
         )
-    embeds = [c.get("model", {}).get("embed", {}) for c in config["components"].values()]
-    if any(embed.get("@architectures") == CUE_EMBED for embed in embeds):
+    if any(embed.get("@architectures") == CUE_EMBED for embed in embeds(config).values()):
         phrase += ", with negation and uncertainty cue features (`spacy_radlabels.cues`)"
     if config.get("initialize", {}).get("init_tok2vec"):
         phrase += f", its weights initialised from `{config['initialize']['init_tok2vec']}`"

@@ -223,3 +223,11 @@ def test_template_provenance_hashes_the_included_files(tmp_path):
     assert provenance["sha256"] == hashlib.sha256(templates.read_bytes()).hexdigest()
     digest = hashlib.sha256(shared.read_bytes()).hexdigest()
     assert provenance["includes"] == [{"file": "shared.yml", "sha256": digest}]
+
+
+def test_cue_features_of_an_inline_tok2vec_are_named():
+    config = load_config(ROOT / "configs" / "cpu.cfg", interpolate=True)
+    tok2vec = config["components"].pop("tok2vec")
+    config["nlp"]["pipeline"] = ["radlabels"]
+    config["components"]["radlabels"]["model"]["tok2vec"] = tok2vec["model"]
+    assert token_vectors(config, {}).endswith("cue features (`spacy_radlabels.cues`)")
