@@ -5,11 +5,13 @@ NegBio's and CheXpert's negation and uncertainty patterns, not from this package
 templates: it tells the model what a cue is for cue words that no template uses ("nothing to
 suggest X", "X is no longer seen"). `cue_features` gives every token one small integer: its
 own cue kind and whether it lies in the scope of a negation, uncertainty or committed-hedge
-("likely") cue. The values are part of trained models (`spacy-radlabels.CueMultiHashEmbed.v1`):
-change the lexicon or the rules only under a new architecture version.
+("likely") cue. The values are part of trained models (`spacy-radlabels.CueMultiHashEmbed.v1`
+reads version 1 of the lexicon, `.v2` version 2): change the lexicon or the rules only as a
+new version.
 """
 
-from typing import Dict, List, Tuple
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, List, Tuple
 
 from spacy.tokens import Doc
 
@@ -66,30 +68,95 @@ TERMINATORS = [
     ".", ";", ":", "!", "but", "however", "although", "though", "except", "whereas", "while",
     "which", "yet", "apart from", "aside from", "nevertheless", "otherwise",
 ]
+# Version 2. "Differential" hedges either side ("X is a differential consideration").
+CHANGED_CUES_V2 = {"differential": (UNCERTAINTY, BOTH)}
+# Words a multiword cue may hold inside it ("cannot be entirely excluded").
+INNER_WORDS_V2 = [
+    "entirely", "completely", "totally", "fully", "definitely", "definitively", "confidently",
+    "reliably", "absolutely", "conclusively", "certainly",
+]
+# Hedge verbs a negation takes over right after it or after "to" (NegBio's "no NN to
+# suggest/explain XXX"): "nothing to suggest X", "not suggestive of X" negate X.
+NEGATED_HEDGES_V2 = ["suggest", "suggests", "suggested", "suggesting", "suggestive of"]
+# A line that starts with one of these (or a digit, or a capitalised word) starts a new
+# statement; any other line break wraps a sentence and keeps the scope going.
+BULLETS = ("-", "*", "\u2022", "+", "#")
 # fmt: on
 
+Entry = Tuple[Tuple[str, ...], int, str]
 
-def _lexicon() -> Dict[str, List[Tuple[Tuple[str, ...], int, str]]]:
+
+def _words(cue: str) -> Tuple[str, ...]:
+    """Split a cue into the words spaCy's tokenizer gives ("cannot" is "can" "not")."""
+    return tuple(cue.replace("cannot", "can not").split())
+
+
+def _index(changes: Dict[str, Tuple[int, str]]) -> Dict[str, List[Entry]]:
     """Index every cue by its first word, longest first, for longest-match lookup."""
     entries = [(c, NEGATION, d) for d, cues in NEGATION_CUES.items() for c in cues]
     entries += [(c, UNCERTAINTY, d) for d, cues in UNCERTAINTY_CUES.items() for c in cues]
     entries += [(c, PROBABLE, d) for d, cues in PROBABLE_CUES.items() for c in cues]
     entries += [(c, PSEUDO, PRE) for c in PSEUDO_CUES]
     entries += [(c, TERMINATOR, PRE) for c in TERMINATORS]
-    index: Dict[str, List[Tuple[Tuple[str, ...], int, str]]] = {}
-    for cue, kind, direction in entries:
-        # spaCy splits "cannot" into "can" and "not".
-        words = tuple(cue.replace("cannot", "can not").split())
+    by_words = {_words(cue): (kind, direction) for cue, kind, direction in entries}
+    by_words.update({_words(cue): change for cue, change in changes.items()})
+    index: Dict[str, List[Entry]] = {}
+    for words, (kind, direction) in by_words.items():
         index.setdefault(words[0], []).append((words, kind, direction))
     for matches in index.values():
         matches.sort(key=lambda match: -len(match[0]))
     return index
 
 
-LEXICON = _lexicon()
+@dataclass(frozen=True)
+class Lexicon:
+    """One version of the cue lexicon and of the rules that read it.
+
+    index (Dict[str, List[Entry]]): The cues by first word, longest first.
+    inner_words (FrozenSet[str]): Words a multiword cue may hold inside it.
+    negated_hedges (FrozenSet[Tuple[str, ...]]): Hedge cues that a negation takes over.
+    wrapped_lines (bool): Whether a line break inside a sentence keeps a scope going.
+    """
+
+    index: Dict[str, List[Entry]]
+    inner_words: FrozenSet[str]
+    negated_hedges: FrozenSet[Tuple[str, ...]]
+    wrapped_lines: bool
 
 
-def cue_features(doc: Doc) -> List[int]:
+LEXICONS = {
+    1: Lexicon(_index({}), frozenset(), frozenset(), wrapped_lines=False),
+    2: Lexicon(
+        _index(CHANGED_CUES_V2),
+        frozenset(INNER_WORDS_V2),
+        frozenset(_words(cue) for cue in NEGATED_HEDGES_V2),
+        wrapped_lines=True,
+    ),
+}
+LATEST = max(LEXICONS)
+
+
+def _match(lowered: List[str], start: int, words: Tuple[str, ...], inner: FrozenSet[str]) -> int:
+    """Return where the cue `words` ends if it starts at `start` (inner words allowed), or -1."""
+    i = start
+    for n, word in enumerate(words):
+        while n and i < len(lowered) and lowered[i] != word and lowered[i] in inner:
+            i += 1
+        if i == len(lowered) or lowered[i] != word:
+            return -1
+        i += 1
+    return i
+
+
+def _ends_statement(doc: Doc, i: int) -> bool:
+    """Whether the line break at token i starts a new statement rather than wrap a sentence."""
+    if doc[i].text.count("\n") > 1 or i + 1 == len(doc):
+        return True
+    following = doc[i + 1]
+    return following.is_title or following.text[0].isdigit() or following.text.startswith(BULLETS)
+
+
+def cue_features(doc: Doc, version: int = LATEST) -> List[int]:
     """Give each token its cue kind and scope as one integer in [0, N_FEATURES).
 
     Cues match longest first, so "cannot be excluded" hedges rather than negates and "no
@@ -98,11 +165,16 @@ def cue_features(doc: Doc) -> List[int]:
     (a full stop, "but", a line break). A "?" glued to the next word hedges it ("?SAH"),
     otherwise the words before it ("SAH? No bleed"). Scopes may overlap ("nothing to
     suggest X": negated and hedged); the model learns what each combination means.
+    Version 2 also lets a multiword cue hold an intensifier ("cannot be entirely excluded"),
+    lets a negation take over "suggest" ("nothing to suggest X" negates), hedges either side
+    of "differential", and ends a scope at a line break only where a new statement starts.
 
     doc (Doc): The tokens.
+    version (int): The version of the lexicon and rules, a key of LEXICONS.
     RETURNS (List[int]): Per token, its kind * 8 + a bit per scope it lies in (1 negation,
         2 uncertainty, 4 probable).
     """
+    lexicon = LEXICONS[version]
     lowered = [token.lower_ for token in doc]
     kinds = [NONE] * len(doc)
     cues: List[Tuple[int, int, int, str]] = []  # start, end, kind, direction
@@ -110,23 +182,34 @@ def cue_features(doc: Doc) -> List[int]:
     while i < len(lowered):
         word = lowered[i]
         if not word.strip() and "\n" in word:
-            kinds[i] = TERMINATOR
+            if not lexicon.wrapped_lines or _ends_statement(doc, i):
+                kinds[i] = TERMINATOR
             i += 1
             continue
-        for cue_words, kind, direction in LEXICON.get(word, ()):
-            if tuple(lowered[i : i + len(cue_words)]) == cue_words:
-                kinds[i : i + len(cue_words)] = [kind] * len(cue_words)
+        for cue_words, kind, direction in lexicon.index.get(word, ()):
+            end = _match(lowered, i, cue_words, lexicon.inner_words)
+            if end != -1:
+                kinds[i:end] = [kind] * (end - i)
                 if cue_words == ("?",):
                     direction = POST if doc[i].whitespace_ or i + 1 == len(doc) else PRE
-                cues.append((i, i + len(cue_words), kind, direction))
-                i += len(cue_words)
+                cues.append((i, end, kind, direction))
+                i = end
                 break
         else:
             i += 1
-    # One bit per scoped kind: bit 0 negation, bit 1 uncertainty, bit 2 probable.
+    # One bit per scoped kind: bit 0 negation, bit 1 uncertainty, bit 2 probable. Negation
+    # scopes come first, so that a hedge cue can see whether a negation takes it over.
     scopes = [0] * len(doc)
-    for start, end, kind, direction in cues:
+    for start, end, kind, direction in sorted(cues, key=lambda cue: cue[2] != NEGATION):
         if kind not in SCOPED:
+            continue
+        if (
+            tuple(lowered[start:end]) in lexicon.negated_hedges
+            and scopes[start] & 1
+            and start > 0
+            and (lowered[start - 1] == "to" or kinds[start - 1] == NEGATION)
+        ):
+            kinds[start:end] = [PSEUDO] * (end - start)
             continue
         bit = 1 << SCOPED.index(kind)
         reach = []

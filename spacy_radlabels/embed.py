@@ -1,4 +1,4 @@
-"""The architecture `spacy-radlabels.CueMultiHashEmbed.v1`: spaCy's MultiHashEmbed plus cues."""
+"""The architectures `spacy-radlabels.CueMultiHashEmbed.v1/v2`: spaCy's MultiHashEmbed plus cues."""
 
 from typing import List, Union, cast
 
@@ -31,6 +31,27 @@ def build_cue_multi_hash_embed(
     include_static_vectors: bool,
     cue_width: int = 16,
 ) -> Model[List[Doc], List[Floats2d]]:
+    """Embed tokens as `spacy-radlabels.CueMultiHashEmbed.v2` does, with version 1 of the cue
+    lexicon (`spacy_radlabels.cues.LEXICONS`), which the pipelines trained with it read.
+
+    width (int): The output width, and the width of each hash embedding table.
+    attrs (List[Union[str, int]]): The token attributes to hash-embed.
+    rows (List[int]): The rows of each attribute's table, one per attribute.
+    include_static_vectors (bool): Whether to also use the vocab's static word vectors.
+    cue_width (int): The width of the cue feature's embedding table.
+    RETURNS (Model[List[Doc], List[Floats2d]]): The embedding layer.
+    """
+    return _build(width, attrs, rows, include_static_vectors, cue_width, cue_version=1)
+
+
+@registry.architectures("spacy-radlabels.CueMultiHashEmbed.v2")
+def build_cue_multi_hash_embed_v2(
+    width: int,
+    attrs: List[Union[str, int]],
+    rows: List[int],
+    include_static_vectors: bool,
+    cue_width: int = 16,
+) -> Model[List[Doc], List[Floats2d]]:
     """Embed tokens as `spacy.MultiHashEmbed.v2` does, with a negation/uncertainty cue feature.
 
     Each token's cue kind and cue scope (`spacy_radlabels.cues`, a lexicon written from NegEx,
@@ -46,6 +67,18 @@ def build_cue_multi_hash_embed(
     cue_width (int): The width of the cue feature's embedding table.
     RETURNS (Model[List[Doc], List[Floats2d]]): The embedding layer.
     """
+    return _build(width, attrs, rows, include_static_vectors, cue_width, cue_version=2)
+
+
+def _build(
+    width: int,
+    attrs: List[Union[str, int]],
+    rows: List[int],
+    include_static_vectors: bool,
+    cue_width: int,
+    cue_version: int,
+) -> Model[List[Doc], List[Floats2d]]:
+    """Build the embedding layer of CueMultiHashEmbed with one version of the cue lexicon."""
     if len(rows) != len(attrs):
         raise ValueError(
             f"CueMultiHashEmbed got {len(attrs)} attrs but {len(rows)} rows: give one number "
@@ -65,7 +98,7 @@ def build_cue_multi_hash_embed(
         parts.append(StaticVectors(width, dropout=0.0))
     parts.append(
         chain(
-            cue_feature_extractor(),
+            cue_feature_extractor(cue_version),
             cast(Model[List[Ints2d], Ragged], list2ragged()),
             with_array(Embed(cue_width, N_FEATURES, column=0, dropout=0.0)),
         )
@@ -78,14 +111,19 @@ def build_cue_multi_hash_embed(
     )
 
 
-def cue_feature_extractor() -> Model[List[Doc], List[Ints2d]]:
-    """Make a layer that gives each doc's tokens their cue feature (one column)."""
-    return Model("cue_features", _cue_forward)
+def cue_feature_extractor(version: int) -> Model[List[Doc], List[Ints2d]]:
+    """Make a layer that gives each doc's tokens their cue feature (one column).
+
+    version (int): The version of the cue lexicon (`spacy_radlabels.cues.LEXICONS`).
+    RETURNS (Model[List[Doc], List[Ints2d]]): The feature layer.
+    """
+    return Model("cue_features", _cue_forward, attrs={"cue_version": version})
 
 
 def _cue_forward(model: Model, docs: List[Doc], is_train: bool):
+    version = model.attrs["cue_version"]
     features = [
-        model.ops.asarray2i(numpy.asarray(cue_features(doc), dtype="int32").reshape(-1, 1))
+        model.ops.asarray2i(numpy.asarray(cue_features(doc, version), dtype="int32").reshape(-1, 1))
         for doc in docs
     ]
     return features, lambda d_features: []

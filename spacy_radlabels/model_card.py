@@ -47,7 +47,7 @@ OPENI_SET = "openi"
 N_FAILURES = 5
 # The radlabels token vectors of configs/trf-frozen.cfg: a transformer inside the component.
 FROZEN_TRANSFORMER = "spacy-radlabels.FrozenTransformer.v1"
-CUE_EMBED = "spacy-radlabels.CueMultiHashEmbed.v1"
+CUE_EMBED = "spacy-radlabels.CueMultiHashEmbed."
 CARD_SECTIONS = [
     "Intended use",
     "Training data",
@@ -166,8 +166,16 @@ def token_vectors(config: Dict[str, Any], meta: Dict[str, Any]) -> str:
             f", with the static vectors `{vectors.get('name')}` ({vectors.get('vectors')} "
             f"vectors of {vectors['width']} dimensions)"
         )
-    if any(embed.get("@architectures") == CUE_EMBED for embed in embeds(config).values()):
-        phrase += ", with negation and uncertainty cue features (`spacy_radlabels.cues`)"
+    cue_versions = [
+        embed["@architectures"][len(CUE_EMBED) + 1 :]
+        for embed in embeds(config).values()
+        if embed.get("@architectures", "").startswith(CUE_EMBED)
+    ]
+    if cue_versions:
+        phrase += (
+            ", with negation and uncertainty cue features (`spacy_radlabels.cues`, lexicon "
+            f"version {cue_versions[0]})"
+        )
     if config.get("initialize", {}).get("init_tok2vec"):
         phrase += f", its weights initialised from `{config['initialize']['init_tok2vec']}`"
     return phrase

@@ -1,4 +1,4 @@
-"""The cue lexicon's scope features and the `CueMultiHashEmbed.v1` layer that embeds them."""
+"""The cue lexicon's scope features and the `CueMultiHashEmbed` layers that embed them."""
 
 import numpy
 import pytest
@@ -6,7 +6,8 @@ import spacy
 from spacy.util import registry
 
 from spacy_radlabels.cues import (
-    LEXICON,
+    LATEST,
+    LEXICONS,
     N_FEATURES,
     NEGATION,
     NONE,
@@ -21,10 +22,11 @@ from spacy_radlabels.cues import (
 NLP = spacy.blank("en")
 
 
-def scopes(text: str) -> dict:
+def scopes(text: str, version: int = LATEST) -> dict:
     """Map each token's text to (cue kind, negated, hedged)."""
     doc = NLP.make_doc(text)
-    return {t.text: (f // 8, bool(f & 1), bool(f & 2)) for t, f in zip(doc, cue_features(doc))}
+    features = cue_features(doc, version)
+    return {t.text: (f // 8, bool(f & 1), bool(f & 2)) for t, f in zip(doc, features)}
 
 
 def test_negation_reaches_forward_and_back():
@@ -53,11 +55,60 @@ def test_pseudo_cue_negates_nothing():
     assert found["effusion"] == (NONE, False, False)
 
 
-@pytest.mark.parametrize("text", ["No bleed but there is mass effect.", "No bleed\nmass effect"])
-def test_terminator_ends_scope(text):
-    found = scopes(text)
+@pytest.mark.parametrize(
+    "text,version",
+    [
+        ("No bleed but there is mass effect.", 2),
+        ("No bleed\nMass effect", 2),
+        ("No bleed\n\nmass effect", 2),
+        ("No bleed\n2. mass effect", 2),
+        ("No bleed\nmass effect", 1),
+    ],
+)
+def test_terminator_ends_scope(text, version):
+    found = {word.lower(): value for word, value in scopes(text, version).items()}
     assert found["bleed"][1]
     assert found["mass"] == (NONE, False, False)
+
+
+@pytest.mark.parametrize("text", ["No acute\nhaemorrhage.", "NO ACUTE\nHAEMORRHAGE"])
+def test_wrapped_line_keeps_the_scope_in_version_2(text):
+    found = {word.lower(): value for word, value in scopes(text).items()}
+    assert found["haemorrhage"] == (NONE, True, False)
+
+
+def test_intensifier_inside_a_multiword_cue():
+    found = scopes("Hydrocephalus cannot be entirely ruled out.")
+    assert found["Hydrocephalus"] == (NONE, False, True)
+    assert found["entirely"][0] == UNCERTAINTY
+    # Version 1 reads "not" and "ruled out" as two negations.
+    assert scopes("Hydrocephalus cannot be entirely ruled out.", 1)["Hydrocephalus"][1]
+
+
+@pytest.mark.parametrize(
+    "text,finding",
+    [
+        ("Nothing to suggest hydrocephalus.", "hydrocephalus"),
+        ("No evidence to suggest an infarct.", "infarct"),
+        ("Appearances are not suggestive of pneumonia.", "pneumonia"),
+    ],
+)
+def test_negation_takes_over_suggest(text, finding):
+    found = scopes(text)
+    assert found[finding] == (NONE, True, False)
+    assert scopes(text, 1)[finding] == (NONE, True, True)
+
+
+def test_suggest_after_a_negated_finding_still_hedges():
+    found = scopes("No effusion, findings suggest pneumonia.")
+    assert found["suggest"][0] == UNCERTAINTY
+    assert found["pneumonia"][2]
+
+
+def test_differential_hedges_either_side():
+    assert scopes("Abscess is a differential consideration.")["Abscess"] == (NONE, False, True)
+    assert scopes("Differential includes abscess.")["abscess"] == (NONE, False, True)
+    assert scopes("Abscess is a differential consideration.", 1)["Abscess"] == (NONE, False, False)
 
 
 def test_question_mark_hedges_the_side_it_is_glued_to():
@@ -84,8 +135,8 @@ def test_features_are_in_range_and_one_per_token():
     assert cue_features(NLP.make_doc("")) == []
 
 
-def build_embed(width: int = 8):
-    make = registry.architectures.get("spacy-radlabels.CueMultiHashEmbed.v1")
+def build_embed(width: int = 8, name: str = "spacy-radlabels.CueMultiHashEmbed.v2"):
+    make = registry.architectures.get(name)
     model = make(width=width, attrs=["NORM", "SHAPE"], rows=[50, 20],
                  include_static_vectors=False, cue_width=4)  # fmt: skip
     docs = [NLP.make_doc("No effusion."), NLP.make_doc("An effusion."), NLP.make_doc("")]
@@ -113,12 +164,25 @@ def test_embed_backprop_and_serialization():
         numpy.testing.assert_allclose(a, b)
 
 
-def test_embed_rejects_mismatched_rows():
-    make = registry.architectures.get("spacy-radlabels.CueMultiHashEmbed.v1")
+def test_embed_versions_read_their_own_lexicon():
+    text = "Nothing to suggest an effusion."
+    for version in (1, 2):
+        model, _ = build_embed(name=f"spacy-radlabels.CueMultiHashEmbed.v{version}")
+        (layer,) = [node for node in model.walk() if node.name == "cue_features"]
+        features, _ = layer([NLP.make_doc(text)], is_train=False)
+        assert features[0][:, 0].tolist() == cue_features(NLP.make_doc(text), version)
+    assert cue_features(NLP.make_doc(text), 1) != cue_features(NLP.make_doc(text), 2)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_embed_rejects_mismatched_rows(version):
+    make = registry.architectures.get(f"spacy-radlabels.CueMultiHashEmbed.v{version}")
     with pytest.raises(ValueError, match="one number of rows per attribute"):
         make(width=8, attrs=["NORM", "SHAPE"], rows=[50], include_static_vectors=False)
 
 
-def test_each_cue_phrase_has_one_kind():
-    phrases = [words for matches in LEXICON.values() for words, _, _ in matches]
+@pytest.mark.parametrize("version", sorted(LEXICONS))
+def test_each_cue_phrase_has_one_kind(version):
+    index = LEXICONS[version].index
+    phrases = [words for matches in index.values() for words, _, _ in matches]
     assert len(phrases) == len(set(phrases))

@@ -192,7 +192,7 @@ def test_wrong_schema_is_named(workflow, head_ct_corpus, tmp_path):
         (
             "cpu.cfg",
             "spaCy's tok2vec (hash embeddings and a CNN), trained from scratch, with negation "
-            "and uncertainty cue features (`spacy_radlabels.cues`)",
+            "and uncertainty cue features (`spacy_radlabels.cues`, lexicon version 1)",
         ),
     ],
 )
@@ -230,4 +230,4 @@ def test_cue_features_of_an_inline_tok2vec_are_named():
     tok2vec = config["components"].pop("tok2vec")
     config["nlp"]["pipeline"] = ["radlabels"]
     config["components"]["radlabels"]["model"]["tok2vec"] = tok2vec["model"]
-    assert token_vectors(config, {}).endswith("cue features (`spacy_radlabels.cues`)")
+    assert token_vectors(config, {}).endswith("(`spacy_radlabels.cues`, lexicon version 1)")
