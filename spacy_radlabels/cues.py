@@ -92,7 +92,11 @@ def _words(cue: str) -> Tuple[str, ...]:
 
 
 def _index(changes: Dict[str, Tuple[int, str]]) -> Dict[str, List[Entry]]:
-    """Index every cue by its first word, longest first, for longest-match lookup."""
+    """Index every cue by its first word, longest first, for longest-match lookup.
+
+    changes (Dict[str, Tuple[int, str]]): Cues whose (kind, direction) a version changes.
+    RETURNS (Dict[str, List[Entry]]): The cues by first word.
+    """
     entries = [(c, NEGATION, d) for d, cues in NEGATION_CUES.items() for c in cues]
     entries += [(c, UNCERTAINTY, d) for d, cues in UNCERTAINTY_CUES.items() for c in cues]
     entries += [(c, PROBABLE, d) for d, cues in PROBABLE_CUES.items() for c in cues]

@@ -18,6 +18,8 @@ from thinc.api import (
     ragged2list,
     with_array,
 )
+from thinc.layers.chain import forward as chain_forward
+from thinc.layers.chain import init as chain_init
 from thinc.types import Floats2d, Ints2d, Ragged
 
 from .cues import N_FEATURES, cue_features
@@ -99,16 +101,33 @@ def _build(
     parts.append(
         chain(
             cue_feature_extractor(cue_version),
-            cast(Model[List[Ints2d], Ragged], list2ragged()),
+            ints2ragged(),
             with_array(Embed(cue_width, N_FEATURES, column=0, dropout=0.0)),
         )
     )
     concat_size = width * (len(tables) + include_static_vectors) + cue_width
-    return chain(
+    layers = [
         concatenate(*parts),
         with_array(Maxout(width, concat_size, nP=3, dropout=0.0, normalize=True)),
         ragged2list(),
+    ]
+    # The node chain() would make (trained pipelines load into it), with _embed_forward.
+    return Model(
+        ">>".join(layer.name for layer in layers),
+        _embed_forward,
+        init=chain_init,
+        dims={"nO": width},
+        layers=layers,
     )
+
+
+def _embed_forward(model: Model, docs: List[Doc], is_train: bool):
+    if not any(len(doc) for doc in docs):
+        # Concatenating Ragged pieces drops the width of empty data, so the Maxout after it
+        # would get (0, 0): a batch of empty docs gets its (0, width) rows here instead.
+        width = model.get_dim("nO")
+        return [model.ops.alloc2f(0, width) for _ in docs], lambda d_vectors: []
+    return chain_forward(model, docs, is_train)
 
 
 def cue_feature_extractor(version: int) -> Model[List[Doc], List[Ints2d]]:
@@ -127,3 +146,21 @@ def _cue_forward(model: Model, docs: List[Doc], is_train: bool):
         for doc in docs
     ]
     return features, lambda d_features: []
+
+
+def ints2ragged() -> Model[List[Ints2d], Ragged]:
+    """Make thinc's list2ragged for integer features that also works when every doc is empty.
+
+    RETURNS (Model[List[Ints2d], Ragged]): The layer.
+    """
+    return Model("ints2ragged", _ints2ragged_forward)
+
+
+def _ints2ragged_forward(model: Model, Xs: List[Ints2d], is_train: bool):
+    lengths = model.ops.asarray1i([len(x) for x in Xs])
+    # list2ragged's flatten gives floats when every doc is empty, and Embed's column getter
+    # passes an empty array through unsliced: give it integers and no column then.
+    data = model.ops.flatten(Xs, dtype="i")
+    if not data.size:
+        data = data.reshape((0,))
+    return Ragged(data, lengths), lambda d_ragged: []

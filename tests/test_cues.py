@@ -152,6 +152,14 @@ def test_embed_gives_one_row_per_token_and_reads_the_cue():
     assert not numpy.allclose(vectors[0][1], vectors[1][1])
 
 
+def test_embed_takes_a_batch_of_only_empty_docs():
+    model, docs = build_embed()
+    empty = [NLP.make_doc(""), NLP.make_doc("")]
+    vectors, backprop = model.begin_update(empty)
+    assert [v.shape for v in vectors] == [(0, 8), (0, 8)]
+    backprop(vectors)
+
+
 def test_embed_backprop_and_serialization():
     model, docs = build_embed()
     vectors, backprop = model.begin_update(docs)
