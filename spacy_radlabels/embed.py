@@ -101,7 +101,7 @@ def _build(
     parts.append(
         chain(
             cue_feature_extractor(cue_version),
-            ints2ragged(),
+            cast(Model[List[Ints2d], Ragged], list2ragged()),
             with_array(Embed(cue_width, N_FEATURES, column=0, dropout=0.0)),
         )
     )
@@ -146,21 +146,3 @@ def _cue_forward(model: Model, docs: List[Doc], is_train: bool):
         for doc in docs
     ]
     return features, lambda d_features: []
-
-
-def ints2ragged() -> Model[List[Ints2d], Ragged]:
-    """Make thinc's list2ragged for integer features that also works when every doc is empty.
-
-    RETURNS (Model[List[Ints2d], Ragged]): The layer.
-    """
-    return Model("ints2ragged", _ints2ragged_forward)
-
-
-def _ints2ragged_forward(model: Model, Xs: List[Ints2d], is_train: bool):
-    lengths = model.ops.asarray1i([len(x) for x in Xs])
-    # list2ragged's flatten gives floats when every doc is empty, and Embed's column getter
-    # passes an empty array through unsliced: give it integers and no column then.
-    data = model.ops.flatten(Xs, dtype="i")
-    if not data.size:
-        data = data.reshape((0,))
-    return Ragged(data, lengths), lambda d_ragged: []
