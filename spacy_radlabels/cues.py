@@ -5,13 +5,14 @@ NegBio's and CheXpert's negation and uncertainty patterns, not from this package
 templates: it tells the model what a cue is for cue words that no template uses ("nothing to
 suggest X", "X is no longer seen"). `cue_features` gives every token one small integer: its
 own cue kind and whether it lies in the scope of a negation, uncertainty or committed-hedge
-("likely") cue. The values are part of trained models (`spacy-radlabels.CueMultiHashEmbed.v1`
-reads version 1 of the lexicon, `.v2` version 2): change the lexicon or the rules only as a
-new version.
+("likely") cue. The values are part of trained models (`spacy-radlabels.CueMultiHashEmbed.vN`
+reads version N of the lexicon): change the lexicon or the rules only as a new version.
 """
 
-from dataclasses import dataclass
-from typing import Dict, FrozenSet, List, Tuple
+from dataclasses import dataclass, field
+from itertools import chain
+from string import ascii_lowercase
+from typing import Dict, FrozenSet, List, Set, Tuple
 
 from spacy.tokens import Doc
 
@@ -81,6 +82,13 @@ NEGATED_HEDGES_V2 = ["suggest", "suggests", "suggested", "suggesting", "suggesti
 # A line that starts with one of these (or a digit, or a capitalised word) starts a new
 # statement; any other line break wraps a sentence and keeps the scope going.
 BULLETS = ("-", "*", "\u2022", "+", "#")
+# Version 3. A word of a negation or hedge cue misspelt by one slip still counts ("Notihng
+# to suggest X", "remains a possbiility"): two letters swapped in a word of TYPO_SWAP
+# letters or more, one dropped, added or changed in one of TYPO_EDIT or more; never the
+# first or last letter, whose slips make other words ("arises", "suspects").
+TYPO_SWAP, TYPO_EDIT = 6, 8
+# Real words one slip from a cue word.
+NOT_TYPOS_V3 = ["entirety", "revolution", "suspicions"]
 # fmt: on
 
 Entry = Tuple[Tuple[str, ...], int, str]
@@ -89,6 +97,44 @@ Entry = Tuple[Tuple[str, ...], int, str]
 def _words(cue: str) -> Tuple[str, ...]:
     """Split a cue into the words spaCy's tokenizer gives ("cannot" is "can" "not")."""
     return tuple(cue.replace("cannot", "can not").split())
+
+
+def _slips(word: str) -> Set[str]:
+    """Return the misspellings of `word` that version 3 reads as it (see TYPO_SWAP)."""
+    slips = set()
+    if len(word) >= TYPO_SWAP:
+        swaps = range(1, len(word) - 2)
+        slips.update(word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in swaps)
+    if len(word) >= TYPO_EDIT:
+        for i in range(1, len(word) - 1):  # drop or change an inner letter
+            slips.add(word[:i] + word[i + 1 :])
+            slips.update(word[:i] + c + word[i + 1 :] for c in ascii_lowercase)
+        for i in range(1, len(word)):  # add one between the first and the last
+            slips.update(word[:i] + c + word[i:] for c in ascii_lowercase)
+    slips.discard(word)
+    return slips
+
+
+def _typos() -> Dict[str, str]:
+    """Map each misspelling of a negation or hedge cue word to the word (one slip away).
+
+    A misspelling of two cue words, or one that is a cue word itself or a real word
+    (NOT_TYPOS_V3), is left out.
+
+    RETURNS (Dict[str, str]): Misspelling -> cue word.
+    """
+    polar = [NEGATION_CUES, UNCERTAINTY_CUES, PROBABLE_CUES]
+    words = {word for cues in polar for cue in chain(*cues.values()) for word in _words(cue)}
+    known = {word for entries in _index({}).values() for cue, _, _ in entries for word in cue}
+    targets: Dict[str, Set[str]] = {}
+    for word in words:
+        for slip in _slips(word):
+            targets.setdefault(slip, set()).add(word)
+    return {
+        slip: min(words_)
+        for slip, words_ in targets.items()
+        if len(words_) == 1 and slip not in known and slip not in NOT_TYPOS_V3
+    }
 
 
 def _index(changes: Dict[str, Tuple[int, str]]) -> Dict[str, List[Entry]]:
@@ -120,12 +166,14 @@ class Lexicon:
     inner_words (FrozenSet[str]): Words a multiword cue may hold inside it.
     negated_hedges (FrozenSet[Tuple[str, ...]]): Hedge cues that a negation takes over.
     wrapped_lines (bool): Whether a line break inside a sentence keeps a scope going.
+    typos (Dict[str, str]): Misspelt cue words, read as the word they misspell.
     """
 
     index: Dict[str, List[Entry]]
     inner_words: FrozenSet[str]
     negated_hedges: FrozenSet[Tuple[str, ...]]
     wrapped_lines: bool
+    typos: Dict[str, str] = field(default_factory=dict)
 
 
 LEXICONS = {
@@ -135,6 +183,13 @@ LEXICONS = {
         frozenset(INNER_WORDS_V2),
         frozenset(_words(cue) for cue in NEGATED_HEDGES_V2),
         wrapped_lines=True,
+    ),
+    3: Lexicon(
+        _index(CHANGED_CUES_V2),
+        frozenset(INNER_WORDS_V2),
+        frozenset(_words(cue) for cue in NEGATED_HEDGES_V2),
+        wrapped_lines=True,
+        typos=_typos(),
     ),
 }
 LATEST = max(LEXICONS)
@@ -172,6 +227,7 @@ def cue_features(doc: Doc, version: int = LATEST) -> List[int]:
     Version 2 also lets a multiword cue hold an intensifier ("cannot be entirely excluded"),
     lets a negation take over "suggest" ("nothing to suggest X" negates), hedges either side
     of "differential", and ends a scope at a line break only where a new statement starts.
+    Version 3 also reads a negation or hedge word misspelt by one slip as that word.
 
     doc (Doc): The tokens.
     version (int): The version of the lexicon and rules, a key of LEXICONS.
@@ -179,7 +235,7 @@ def cue_features(doc: Doc, version: int = LATEST) -> List[int]:
         2 uncertainty, 4 probable).
     """
     lexicon = LEXICONS[version]
-    lowered = [token.lower_ for token in doc]
+    lowered = [lexicon.typos.get(token.lower_, token.lower_) for token in doc]
     kinds = [NONE] * len(doc)
     cues: List[Tuple[int, int, int, str]] = []  # start, end, kind, direction
     i = 0

@@ -1,4 +1,4 @@
-"""The architectures `spacy-radlabels.CueMultiHashEmbed.v1/v2`: spaCy's MultiHashEmbed plus cues."""
+"""The architectures `spacy-radlabels.CueMultiHashEmbed.v1/v2/v3`: MultiHashEmbed plus cues."""
 
 from typing import List, Union, cast
 
@@ -33,7 +33,7 @@ def build_cue_multi_hash_embed(
     include_static_vectors: bool,
     cue_width: int = 16,
 ) -> Model[List[Doc], List[Floats2d]]:
-    """Embed tokens as `spacy-radlabels.CueMultiHashEmbed.v2` does, with version 1 of the cue
+    """Embed tokens as `spacy-radlabels.CueMultiHashEmbed.v3` does, with version 1 of the cue
     lexicon (`spacy_radlabels.cues.LEXICONS`), which the pipelines trained with it read.
 
     width (int): The output width, and the width of each hash embedding table.
@@ -48,6 +48,27 @@ def build_cue_multi_hash_embed(
 
 @registry.architectures("spacy-radlabels.CueMultiHashEmbed.v2")
 def build_cue_multi_hash_embed_v2(
+    width: int,
+    attrs: List[Union[str, int]],
+    rows: List[int],
+    include_static_vectors: bool,
+    cue_width: int = 16,
+) -> Model[List[Doc], List[Floats2d]]:
+    """Embed tokens as `spacy-radlabels.CueMultiHashEmbed.v3` does, with version 2 of the cue
+    lexicon (`spacy_radlabels.cues.LEXICONS`), which the pipelines trained with it read.
+
+    width (int): The output width, and the width of each hash embedding table.
+    attrs (List[Union[str, int]]): The token attributes to hash-embed.
+    rows (List[int]): The rows of each attribute's table, one per attribute.
+    include_static_vectors (bool): Whether to also use the vocab's static word vectors.
+    cue_width (int): The width of the cue feature's embedding table.
+    RETURNS (Model[List[Doc], List[Floats2d]]): The embedding layer.
+    """
+    return _build(width, attrs, rows, include_static_vectors, cue_width, cue_version=2)
+
+
+@registry.architectures("spacy-radlabels.CueMultiHashEmbed.v3")
+def build_cue_multi_hash_embed_v3(
     width: int,
     attrs: List[Union[str, int]],
     rows: List[int],
@@ -69,7 +90,7 @@ def build_cue_multi_hash_embed_v2(
     cue_width (int): The width of the cue feature's embedding table.
     RETURNS (Model[List[Doc], List[Floats2d]]): The embedding layer.
     """
-    return _build(width, attrs, rows, include_static_vectors, cue_width, cue_version=2)
+    return _build(width, attrs, rows, include_static_vectors, cue_width, cue_version=3)
 
 
 def _build(

@@ -111,6 +111,39 @@ def test_differential_hedges_either_side():
     assert scopes("Abscess is a differential consideration.", 1)["Abscess"] == (NONE, False, False)
 
 
+@pytest.mark.parametrize(
+    "text,finding,negated,hedged",
+    [
+        ("Notihng to suggest hydrocephalus.", "hydrocephalus", True, False),
+        ("Effusion remains a psosibility.", "Effusion", False, True),
+        ("Effusion remains a possibiliy.", "Effusion", False, True),
+        ("Hydrocephalus cannot be ecxluded.", "Hydrocephalus", False, True),
+        ("Effusion is unremakrable.", "Effusion", True, False),
+    ],
+)
+def test_version_3_reads_a_misspelt_cue_word(text, finding, negated, hedged):
+    assert scopes(text, 3)[finding] == (NONE, negated, hedged)
+    assert scopes(text, 2)[finding] != (NONE, negated, hedged)
+
+
+@pytest.mark.parametrize(
+    "word",
+    # Other words (the first or last letter slips), a short word's slips, a listed real word.
+    ["noting", "arises", "suspects", "nto", "revolution"],
+)
+def test_version_3_leaves_real_words_and_short_words_alone(word):
+    assert LEXICONS[3].typos.get(word) is None
+    doc = NLP.make_doc(f"{word} effusion")
+    assert cue_features(doc, 3) == cue_features(doc, 2)
+
+
+def test_version_3_misspellings_are_no_cue_words():
+    index = LEXICONS[3].index
+    cue_words = {word for matches in index.values() for words, _, _ in matches for word in words}
+    assert LEXICONS[3].typos and not cue_words & set(LEXICONS[3].typos)
+    assert set(LEXICONS[3].typos.values()) <= cue_words
+
+
 def test_question_mark_hedges_the_side_it_is_glued_to():
     assert scopes("?SAH. Stable.")["SAH"] == (NONE, False, True)
     after = scopes("SAH? No bleed.")
@@ -174,15 +207,17 @@ def test_embed_backprop_and_serialization():
 
 def test_embed_versions_read_their_own_lexicon():
     text = "Nothing to suggest an effusion."
-    for version in (1, 2):
+    for version in sorted(LEXICONS):
         model, _ = build_embed(name=f"spacy-radlabels.CueMultiHashEmbed.v{version}")
         (layer,) = [node for node in model.walk() if node.name == "cue_features"]
         features, _ = layer([NLP.make_doc(text)], is_train=False)
         assert features[0][:, 0].tolist() == cue_features(NLP.make_doc(text), version)
     assert cue_features(NLP.make_doc(text), 1) != cue_features(NLP.make_doc(text), 2)
+    slip = NLP.make_doc("Notihng to suggest an effusion.")
+    assert cue_features(slip, 2) != cue_features(slip, 3)
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", sorted(LEXICONS))
 def test_embed_rejects_mismatched_rows(version):
     make = registry.architectures.get(f"spacy-radlabels.CueMultiHashEmbed.v{version}")
     with pytest.raises(ValueError, match="one number of rows per attribute"):
