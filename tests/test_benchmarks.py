@@ -222,6 +222,15 @@ def test_label_throughput_puts_dask_beside_processes(trained_pipeline):
     assert "| `--n-process 1` |" in out and "| `--dask local:2` |" in out
 
 
+def test_matmul_times_blis_beside_numpy(trained_pipeline, tiny_corpus):
+    out = run("matmul.py", "--model", str(trained_pipeline), "--corpus", str(tiny_corpus),
+              "--n", "5", "--steps", "1", "--repeats", "1", "--batch-words", "40")  # fmt: skip
+    header, _, *rows = [line for line in out.splitlines() if line.startswith("|")]
+    assert "BLIS / numpy" in header
+    assert [row.split("|")[1].split()[0] for row in rows] == ["matmul", "label", "1"]
+    assert all(float(row.split("|")[-2]) > 0 for row in rows)
+
+
 def test_synth_speed_reports_its_rate():
     out = run("synth_speed.py", "60")
     assert "60 reports generated, tokenized and written" in out
