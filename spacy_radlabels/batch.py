@@ -28,6 +28,7 @@ from typing import Any, Deque, Dict, Iterable, Iterator, List, Literal, Optional
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import minibatch
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from .chexpert import check_codable, to_chexpert
@@ -418,7 +419,10 @@ def label_records(
             yield format_record(record, doc, options)
         return
     context = multiprocessing.get_context()
-    with context.Pool(n_process, _init_worker, (nlp, options, batch_size)) as pool:
+    # Each worker's BLAS gets its share of the cores (numpy_matmul.v1 would take them all).
+    blas_threads = max(1, (os.cpu_count() or 1) // n_process)
+    init_args = (nlp, options, batch_size, blas_threads)
+    with context.Pool(n_process, _init_worker, init_args) as pool:
         pending: Deque[Any] = deque()
         for batch in minibatch(reports, batch_size):
             pending.append(pool.apply_async(_label_batch, (batch,)))
@@ -428,12 +432,13 @@ def label_records(
             yield from pending.popleft().get()
 
 
-def _init_worker(nlp: Language, options: OutputOptions, batch_size: int) -> None:
-    """Keep the pipeline and output options in a worker process.
+def _init_worker(nlp: Language, options: OutputOptions, batch_size: int, blas_threads: int) -> None:
+    """Keep the pipeline and output options in a worker process, and cap its BLAS threads.
 
     The parent stops the workers: they leave SIGTERM to its default and ignore Ctrl-C, so
     the parent's handlers (inherited by a fork) do not run in them.
     """
+    threadpool_limits(limits=blas_threads, user_api="blas")
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER.update(nlp=nlp, options=options, batch_size=batch_size)

@@ -2,12 +2,16 @@
 
 import csv
 import json
+import multiprocessing
 from pathlib import Path
 from typing import Dict, List
 
 import pytest
+import spacy
+from threadpoolctl import threadpool_info
 from typer.testing import CliRunner
 
+from spacy_radlabels.batch import OutputOptions, _init_worker
 from spacy_radlabels.cli import app
 
 N_ROWS = 1000
@@ -189,6 +193,18 @@ def test_n_process_2_keeps_order(trained_pipeline, rows, tmp_path):
     result = run("label", trained_pipeline, source, two, "--batch-size", 16, "--n-process", 2)
     assert result.exit_code == 0, result.output
     assert read_jsonl(one) == read_jsonl(two)
+
+
+def blas_threads() -> List[int]:
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+def test_workers_share_the_cores_among_their_blas_threads():
+    # numpy_matmul.v1 lets each process's BLAS take every core; N workers get 1/N each.
+    nlp, options = spacy.blank("en"), OutputOptions(labels=[], states=[], fmt="states")
+    context = multiprocessing.get_context()
+    with context.Pool(1, _init_worker, (nlp, options, 8, 1)) as pool:
+        assert set(pool.apply(blas_threads)) == {1}
 
 
 def test_malformed_line_stops_and_leaves_no_output(trained_pipeline, rows, tmp_path):
