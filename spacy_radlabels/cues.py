@@ -126,14 +126,14 @@ def _typos() -> Dict[str, str]:
     polar = [NEGATION_CUES, UNCERTAINTY_CUES, PROBABLE_CUES]
     words = {word for cues in polar for cue in chain(*cues.values()) for word in _words(cue)}
     known = {word for entries in _index({}).values() for cue, _, _ in entries for word in cue}
-    targets: Dict[str, Set[str]] = {}
+    sources: Dict[str, Set[str]] = {}
     for word in words:
         for slip in _slips(word):
-            targets.setdefault(slip, set()).add(word)
+            sources.setdefault(slip, set()).add(word)
     return {
-        slip: min(words_)
-        for slip, words_ in targets.items()
-        if len(words_) == 1 and slip not in known and slip not in NOT_TYPOS_V3
+        slip: next(iter(of))
+        for slip, of in sources.items()
+        if len(of) == 1 and slip not in known and slip not in NOT_TYPOS_V3
     }
 
 
