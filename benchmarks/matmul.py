@@ -26,15 +26,16 @@ from spacy.language import Language
 from spacy.training import Corpus
 from thinc.api import NumpyOps
 
+from spacy_radlabels.loading import pipeline_nodes
+
 VARIANTS = {"BLIS (thinc default)": True, "numpy (numpy_matmul.v1)": False}
 
 
 def set_blis(nlp: Language, use_blis: bool) -> None:
     """Put every layer of the pipeline on NumpyOps with or without BLIS."""
     ops = NumpyOps(use_blis=use_blis)
-    for _, pipe in nlp.pipeline:
-        for node in pipe.model.walk():
-            node.ops = ops
+    for node in pipeline_nodes(nlp):
+        node.ops = ops
 
 
 def timed(work: Callable[[], object]) -> float:
@@ -71,8 +72,7 @@ def main() -> None:
     # Weights as (outputs, inputs): a Maxout's (nO, nP, nI) multiplies as (nO * nP, nI).
     shapes = [
         node.get_param("W").reshape(-1, node.get_param("W").shape[-1]).shape
-        for _, pipe in nlp.pipeline
-        for node in pipe.model.walk()
+        for node in pipeline_nodes(nlp)
         if node.has_param("W")
     ]
     widest = max(shapes, key=lambda shape: shape[0] * shape[1])

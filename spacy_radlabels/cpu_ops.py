@@ -13,7 +13,9 @@ from typing import Callable
 
 from spacy.language import Language
 from spacy.util import registry
-from thinc.api import Model, NumpyOps
+from thinc.api import NumpyOps
+
+from .loading import pipeline_nodes
 
 
 def use_numpy_matmul(nlp: Language) -> Language:
@@ -23,14 +25,10 @@ def use_numpy_matmul(nlp: Language) -> Language:
     RETURNS (Language): The same pipeline.
     """
     ops = NumpyOps(use_blis=False)
-    for _, pipe in nlp.pipeline:
-        model = getattr(pipe, "model", None)
-        if not isinstance(model, Model):
-            continue
-        for node in model.walk():
-            # Exactly NumpyOps: CupyOps (GPU) and other backends keep their own products.
-            if type(node.ops) is NumpyOps:
-                node.ops = ops
+    for node in pipeline_nodes(nlp):
+        # Exactly NumpyOps: CupyOps (GPU) and other backends keep their own products.
+        if type(node.ops) is NumpyOps:
+            node.ops = ops
     return nlp
 
 

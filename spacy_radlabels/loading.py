@@ -1,11 +1,12 @@
-"""Load a trained pipeline for the tools and find its `radlabels` component."""
+"""Load a trained pipeline for the tools, find its `radlabels` component, walk its layers."""
 
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Sequence, Tuple, Union
 
 import spacy
 from spacy.language import Language
 from spacy.util import is_package
+from thinc.api import Model
 
 from .schema import load_schema
 
@@ -112,6 +113,18 @@ def find_radlabels(nlp: Language) -> Any:
         f"The pipeline has no '{FACTORY}' component (it has {nlp.pipe_names}); train one "
         "with a config that adds the 'radlabels' factory."
     )
+
+
+def pipeline_nodes(nlp: Language) -> Iterator[Model]:
+    """Walk every layer of the pipeline's component models (components without one skipped).
+
+    nlp (Language): The pipeline.
+    YIELDS (Model): Each component model's nodes, as `Model.walk` gives them.
+    """
+    for _, pipe in nlp.pipeline:
+        model = getattr(pipe, "model", None)
+        if isinstance(model, Model):
+            yield from model.walk()
 
 
 def pipeline_identity(nlp: Language) -> Dict[str, Any]:

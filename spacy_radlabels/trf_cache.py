@@ -10,6 +10,8 @@ from spacy.util import registry
 from thinc.api import Model, deserialize_attr, serialize_attr
 from thinc.types import Floats2d
 
+from .loading import pipeline_nodes
+
 CacheKey = Tuple[bytes, int]
 
 
@@ -80,14 +82,10 @@ def enable_transformer_caches(nlp: Language) -> Language:
     nlp (Language): The pipeline about to be trained.
     RETURNS (Language): The same pipeline.
     """
-    for _, pipe in nlp.pipeline:
-        model = getattr(pipe, "model", None)
-        if not isinstance(model, Model):
-            continue
-        for node in model.walk():
-            cache = node.attrs.get("cache")
-            if isinstance(cache, TransformerOutputCache):
-                cache.enabled = True
+    for node in pipeline_nodes(nlp):
+        cache = node.attrs.get("cache")
+        if isinstance(cache, TransformerOutputCache):
+            cache.enabled = True
     return nlp
 
 
