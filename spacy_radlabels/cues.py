@@ -235,7 +235,7 @@ def cue_features(doc: Doc, version: int = LATEST) -> List[int]:
         2 uncertainty, 4 probable).
     """
     lexicon = LEXICONS[version]
-    lowered = [lexicon.typos.get(token.lower_, token.lower_) for token in doc]
+    lowered = [lexicon.typos.get(word, word) for word in (token.lower_ for token in doc)]
     kinds = [NONE] * len(doc)
     cues: List[Tuple[int, int, int, str]] = []  # start, end, kind, direction
     i = 0
