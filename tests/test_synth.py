@@ -512,6 +512,47 @@ def test_negative_pairs_deny_both_labels(chest):
     assert checked >= 20
 
 
+def test_clinical_details_assert_nothing(chest):
+    # "History of pneumonia.", "?effusion.": the indication names a label, not this study's finding.
+    chest_schema, chest_templates, records, _ = chest
+    regexes = {lab: mention_regex(chest_schema.variants(lab)) for lab in chest_schema.labels}
+
+    def alternatives(kinds):
+        # Header text up to its first slot ("COMPARISON: {date}.").
+        return "|".join(
+            re.escape(h.split("{")[0]) for k in kinds for h in chest_templates.headers[k]
+        )
+
+    findings = re.compile(alternatives(["findings"]), re.IGNORECASE)
+    following = alternatives(["comparison", "findings"])
+    clinical_line = re.compile(
+        rf"(?:{alternatives(['clinical'])}).*?(?={following})", re.IGNORECASE | re.DOTALL
+    )
+    history = "|".join(["history of", "known", "hx of", "recent", "treated for"])
+    # "Unchanged cardiomediastinal contours." states its label without a variant to find.
+    spelt_out = {
+        label
+        for family in chest_templates.families
+        for pattern in family.patterns
+        if not SLOT_RE.search(pattern)
+        for label in family.labels or []
+    }
+    named, histories = 0, 0
+    for record in records:
+        # Without a findings header (or with a misspelt one) the section is not marked.
+        line = clinical_line.search(record["text"]) if findings.search(record["text"]) else None
+        if line is None:
+            continue
+        clinical = line.group()
+        rest = record["text"][: line.start()] + record["text"][line.end() :]
+        for label, regex in regexes.items():
+            if label not in spelt_out and regex.search(clinical) and not regex.search(rest):
+                named += 1
+                histories += bool(re.search(rf"(?:{history}) {regex.pattern}", clinical, re.I))
+                assert RANK[record["labels"][label]] == 0, (record, label)
+    assert named >= 100 and histories >= 50, (named, histories)
+
+
 # ---- short items ----
 
 
