@@ -154,6 +154,7 @@ def collect_units(
         for label, ents in mentions.items():
             unit: Dict[str, object] = {
                 "text": record["text"],
+                "part": record["part"],
                 "label": label,
                 "bioscope": strongest([gold_state(e.start_char, scopes) for e in ents]),
                 "design": strongest(
@@ -263,6 +264,25 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         print(f"\n{title}: " + ", ".join(f"{s} {support[s]}" for s in GOLD_STATES))
         headers = ["system", "accuracy", *(f"{s} F1 (P / R)" for s in GOLD_STATES), "other"]
         print_table(headers, score_rows(units, gold, systems))
+    parts = sorted({str(u["part"]) for u in units})
+    counts = Counter(str(u["part"]) for u in units)
+    print("\naccuracy by report part (BioScope gold; DESIGN.md: clinical details assert nothing)")
+    print_table(
+        ["system", *(f"{part} ({counts[part]})" for part in parts)],
+        [[system, *(part_accuracy(units, system, part) for part in parts)] for system in systems],
+    )
+
+
+def part_accuracy(units: Sequence[Dict[str, object]], system: str, part: str) -> float:
+    """The share of a report part's units whose BioScope gold the system's state matches.
+
+    units (Sequence[Dict[str, object]]): Units with each system's state under its name.
+    system (str): The system to score.
+    part (str): The report part, e.g. "History".
+    RETURNS (float): The accuracy.
+    """
+    scored = [u for u in units if u["part"] == part]
+    return sum(u[system] == u["bioscope"] for u in scored) / len(scored)
 
 
 if __name__ == "__main__":

@@ -315,11 +315,26 @@ def test_bioscope_scores_every_installed_system(bioscope_file, chest_pipeline):
     assert "4 test-half sentences (Impression, History), 3 with a chest-schema variant, 5 (" in out
     assert "every speculation cue -> uncertain): positive 1, uncertain 2, negative 2" in out
     assert "-> positive): positive 2, uncertain 1, negative 2" in out
-    assert out.count("| radlabels ") == 2 and out.count("| negspacy ") == 2
-    assert out.count("| medspaCy ConText ") == 2 or "medspaCy ConText: skipped" in out
+    # Two gold tables and the accuracy by report part.
+    assert out.count("| radlabels ") == 3 and out.count("| negspacy ") == 3
+    assert out.count("| medspaCy ConText ") == 3 or "medspaCy ConText: skipped" in out
+    assert "| Impression (5) |" in out
     # The train half, for development, is read only when asked for.
     out = run("bioscope.py", "--data", str(bioscope_file), "--split", "train")
     assert "1 train-half sentences (Impression, History), 1 with a chest-schema variant, 1 (" in out
+
+
+def test_bioscope_part_accuracy_scores_each_part_alone(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import bioscope
+
+    units = [
+        {"part": "History", "bioscope": "positive", "radlabels": "absent"},
+        {"part": "History", "bioscope": "positive", "radlabels": "positive"},
+        {"part": "Impression", "bioscope": "negative", "radlabels": "negative"},
+    ]
+    assert bioscope.part_accuracy(units, "radlabels", "History") == 0.5
+    assert bioscope.part_accuracy(units, "radlabels", "Impression") == 1.0
 
 
 def test_bioscope_gold_lets_negation_win_and_reads_committed_hedges(monkeypatch):
