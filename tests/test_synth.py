@@ -647,28 +647,32 @@ def test_heldout_short_texts_only_in_test(tmp_path, schema, templates):
 
 
 def test_chest_short_items_keep_no_finding_right(chest):
-    # No Finding is positive only when the text calls the study normal and finds nothing.
+    # No Finding is positive when the text reports on the study and finds nothing (CheXpert).
     chest_schema, chest_templates, _, _ = chest
     generator = ReportGenerator(chest_schema, chest_templates, short_ratio=1.0)
     drawn = items(generator, 3000)
     findings = [lab for lab in chest_schema.labels if chest_schema.group(lab) == "finding"]
     short_texts = chest_templates.fragments + chest_templates.label_free
     normal = {s.text.lower() for s in short_texts if s.normal}
-    plain = {s.text.lower() for s in short_texts if not s.normal}
+    normal |= {s.text.lower() for s in chest_templates.normal_findings if not s.abnormal}
+    stating = {s.text.lower() for s in chest_templates.fragments if s.labels}
+    plain = {s.text.lower() for s in short_texts if not s.normal and s.text.lower() not in stating}
     plain |= {s.lower() for s in chest_templates.symptoms}
     negating = {s.text.lower(): s.negates for s in chest_templates.normal_findings if s.negates}
     counts = {"positive": 0, "absent": 0}
-    denied = 0
+    denied, sentences = 0, {"positive": 0, "absent": 0}
     for text, gold, shape in drawn:
         found = any(gold[lab] in ("positive", "uncertain") for lab in findings)
         if found:
             assert gold["no_finding"] == "absent", (text, gold)
-        if shape in ("fragment", "label_free") and text.lower() in normal:
+        if shape in ("fragment", "label_free") and text.lower() in normal | stating and not found:
             assert gold["no_finding"] == "positive", text
         if shape in ("fragment", "label_free", "sentence") and text.lower() in plain:
             assert gold["no_finding"] == "absent", text
         if shape == "sentence":
-            assert gold["no_finding"] == "absent", text
+            # "No pneumothorax." reports on the study and finds nothing.
+            assert gold["no_finding"] == ("absent" if found else "positive"), (text, gold)
+            sentences[gold["no_finding"]] += 1
         if shape in ("label_free", "label_free_report"):
             assert not found
             counts[gold["no_finding"]] += 1
@@ -677,8 +681,9 @@ def test_chest_short_items_keep_no_finding_right(chest):
             stated = negating[text.lower()]
             assert all(gold[lab] == "negative" for lab in stated), (text, gold)
             assert all(gold[lab] == "absent" for lab in findings if lab not in stated)
+            assert gold["no_finding"] == "positive", text
             denied += 1
-    assert min(counts.values()) >= 50, counts
+    assert min(counts.values()) >= 50 and min(sentences.values()) >= 50, (counts, sentences)
     assert denied >= 10
 
 

@@ -11,8 +11,10 @@ label of group "finding" is positive or uncertain and no rendered sentence is ma
 A share of the items (`short_ratio`) is short text instead of a whole report: an
 impression-only report, one sentence, a fragment ("No bleed.", "Stable.", "?SAH.") or text
 that names no label (one sentence or a short report). A short item's summary labels are
-positive only when its text calls the study normal ("NAD.", a normal impression); a
-question or a lone "No pneumothorax." says nothing of the rest of the study.
+positive when its text reports on the study and finds nothing, as CheXpert's No Finding is:
+it states a label ("No pneumothorax."), a structure normal ("The lungs are clear.") or the
+study normal ("NAD."); a question ("?pneumonia.") or text that reports on no finding
+("Stable.", "Patient rotated.") leaves them absent.
 
 A share of the items (`carrier_ratio`) is one finding in an unfamiliar carrier: the mention
 among neutral filler words drawn at random, before and after it. With no cue it is positive;
@@ -206,14 +208,10 @@ class ReportGenerator:
             Quiet(s.text, s.normal, False) for s in _split_heldout(templates.label_free, heldout)
         ]
         # The report furniture that names no label either.
-        self.furniture = (
-            [Quiet(s.text, False, s.abnormal, s.negates) for s in templates.normal_findings]
-            + [
-                Quiet(s.text, not s.abnormal, s.abnormal, s.negates)
-                for s in templates.normal_impression
-            ]
-            + [Quiet(text, False, False) for text in templates.symptoms]
-        )
+        self.furniture = [
+            Quiet(s.text, not s.abnormal, s.abnormal, s.negates)
+            for s in templates.normal_findings + templates.normal_impression
+        ] + [Quiet(text, False, False) for text in templates.symptoms]
         self.shapes: Dict[str, Callable[[random.Random], Tuple[str, Dict[str, str]]]] = {
             "impression": self._impression_only,
             "sentence": self._sentence,
@@ -633,14 +631,15 @@ class ReportGenerator:
             s for s in SECTIONS if self._eligible(unit.kind, unit.state, s, label, has_prior)
         ]
         clause = self._clause(rng, unit, unit.state, rng.choice(sections), has_prior)
-        return clause, self._gold(stated, normal=False)
+        return clause, self._gold(stated)
 
     def _fragment(self, rng: random.Random) -> Tuple[str, Dict[str, str]]:
         if not self.fragments or rng.random() < P_FRAGMENT_QUESTION:
             # "?SAH.": a question asserts nothing.
             return self._question(rng), self._gold({}, normal=False)
         fragment = rng.choice(self.fragments)
-        return fragment.text, self._gold(dict(fragment.labels), normal=fragment.normal)
+        normal = fragment.normal or bool(fragment.labels)
+        return fragment.text, self._gold(dict(fragment.labels), normal=normal)
 
     def _quiet(self, rng: random.Random) -> Quiet:
         listed = self.label_free and rng.random() < P_LABEL_FREE_LIST
