@@ -5,7 +5,9 @@ NegBio's and CheXpert's negation and uncertainty patterns, not from this package
 templates: it tells the model what a cue is for cue words that no template uses ("nothing to
 suggest X", "X is no longer seen"). `cue_features` gives every token one small integer: its
 own cue kind and whether it lies in the scope of a negation, uncertainty or committed-hedge
-("likely") cue. The values are part of trained models (`spacy-radlabels.CueMultiHashEmbed.vN`
+("likely") cue, and from version 4 whether it lies in the clinical details (a section under
+an "INDICATION:" or "CLINICAL HISTORY:" heading, which asserts nothing). The values are part
+of trained models (`spacy-radlabels.CueMultiHashEmbed.vN`
 reads version N of the lexicon): change the lexicon or the rules only as a new version.
 """
 
@@ -89,6 +91,16 @@ BULLETS = ("-", "*", "\u2022", "+", "#")
 TYPO_SWAP, TYPO_EDIT = 6, 8
 # Real words one slip from a cue word.
 NOT_TYPOS_V3 = ["entirety", "revolution", "suspicions"]
+# Version 4. A heading is up to HEADING_WORDS words and a colon (`_heading_start`); one with
+# any of these words opens the clinical details, which end at the next heading or statement
+# line (the reason for the study names what to look for, not what was seen).
+HEADING_WORDS = 4
+CLINICAL_HEADING_WORDS = [
+    "indication", "indications", "history", "clinical", "reason", "hx", "pmh", "complaint",
+]
+SECTION_WORDS = CLINICAL_HEADING_WORDS + [
+    "findings", "impression", "report", "comparison", "conclusion", "technique", "summary",
+]
 # fmt: on
 
 Entry = Tuple[Tuple[str, ...], int, str]
@@ -167,6 +179,7 @@ class Lexicon:
     negated_hedges (FrozenSet[Tuple[str, ...]]): Hedge cues that a negation takes over.
     wrapped_lines (bool): Whether a line break inside a sentence keeps a scope going.
     typos (Dict[str, str]): Misspelt cue words, read as the word they misspell.
+    sections (bool): Whether tokens in the clinical details get their own features.
     """
 
     index: Dict[str, List[Entry]]
@@ -174,6 +187,12 @@ class Lexicon:
     negated_hedges: FrozenSet[Tuple[str, ...]]
     wrapped_lines: bool
     typos: Dict[str, str] = field(default_factory=dict)
+    sections: bool = False
+
+    @property
+    def n_features(self) -> int:
+        """The number of feature values: one set per side of the clinical details."""
+        return N_FEATURES * (2 if self.sections else 1)
 
 
 LEXICONS = {
@@ -190,6 +209,14 @@ LEXICONS = {
         frozenset(_words(cue) for cue in NEGATED_HEDGES_V2),
         wrapped_lines=True,
         typos=_typos(),
+    ),
+    4: Lexicon(
+        _index(CHANGED_CUES_V2),
+        frozenset(INNER_WORDS_V2),
+        frozenset(_words(cue) for cue in NEGATED_HEDGES_V2),
+        wrapped_lines=True,
+        typos=_typos(),
+        sections=True,
     ),
 }
 LATEST = max(LEXICONS)
@@ -215,6 +242,52 @@ def _ends_statement(doc: Doc, i: int) -> bool:
     return following.is_title or following.text[0].isdigit() or following.text.startswith(BULLETS)
 
 
+def _heading_start(doc: Doc, colon: int) -> int:
+    """Return where the heading that ends at the colon token `colon` starts, or -1.
+
+    The longest run of words before the colon that is in capitals ("CT Head CLINICAL
+    DETAILS:"), starts a line or statement ("Clinical history:"), or starts with a capital
+    and holds a section word ("CT BRAIN (NON-CONTRAST) Clinical details:").
+    """
+    start = colon
+    while start > 0 and colon - start < HEADING_WORDS and doc[start - 1].is_alpha:
+        start -= 1
+    for first in range(start, colon):
+        words = doc[first:colon]
+        if all(token.is_upper for token in words) and len(words.text) > 2:
+            return first
+        before = doc[first - 1] if first else None
+        if before is None or "\n" in before.text or before.text in (".", "?", "!", ";"):
+            return first
+        if words[0].is_title and any(token.lower_ in SECTION_WORDS for token in words):
+            return first
+    return -1
+
+
+def clinical_sections(doc: Doc) -> List[bool]:
+    """Mark the tokens of the clinical details: after a clinical heading's colon, up to the
+    next heading or a line break that starts a new statement (see CLINICAL_HEADING_WORDS).
+
+    doc (Doc): The tokens.
+    RETURNS (List[bool]): Per token, whether it lies in the clinical details.
+    """
+    inside = [False] * len(doc)
+    clinical = False
+    for i, token in enumerate(doc):
+        if token.text == ":":
+            start = _heading_start(doc, i)
+            if start != -1:
+                for j in range(start, i):
+                    inside[j] = False
+                heading = {word.lower_ for word in doc[start:i]}
+                clinical = not heading.isdisjoint(CLINICAL_HEADING_WORDS)
+                continue
+        if clinical and not token.text.strip() and "\n" in token.text:
+            clinical = not _ends_statement(doc, i)
+        inside[i] = clinical
+    return inside
+
+
 def cue_features(doc: Doc, version: int = LATEST) -> List[int]:
     """Give each token its cue kind and scope as one integer in [0, N_FEATURES).
 
@@ -228,11 +301,13 @@ def cue_features(doc: Doc, version: int = LATEST) -> List[int]:
     lets a negation take over "suggest" ("nothing to suggest X" negates), hedges either side
     of "differential", and ends a scope at a line break only where a new statement starts.
     Version 3 also reads a negation or hedge word misspelt by one slip as that word.
+    Version 4 also adds N_FEATURES to the feature of a token in the clinical details
+    (`clinical_sections`).
 
     doc (Doc): The tokens.
     version (int): The version of the lexicon and rules, a key of LEXICONS.
     RETURNS (List[int]): Per token, its kind * 8 + a bit per scope it lies in (1 negation,
-        2 uncertainty, 4 probable).
+        2 uncertainty, 4 probable), + N_FEATURES in the clinical details (version 4).
     """
     lexicon = LEXICONS[version]
     lowered = [lexicon.typos.get(word, word) for word in (token.lower_ for token in doc)]
@@ -282,4 +357,8 @@ def cue_features(doc: Doc, version: int = LATEST) -> List[int]:
                 if kinds[j] == TERMINATOR:
                     break
                 scopes[j] |= bit
-    return [kind * SCOPE_SETS + scope for kind, scope in zip(kinds, scopes)]
+    features = [kind * SCOPE_SETS + scope for kind, scope in zip(kinds, scopes)]
+    if lexicon.sections:
+        sections = clinical_sections(doc)
+        features = [f + N_FEATURES * inside for f, inside in zip(features, sections)]
+    return features

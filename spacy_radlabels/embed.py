@@ -1,4 +1,4 @@
-"""The architectures `spacy-radlabels.CueMultiHashEmbed.v1/v2/v3`: MultiHashEmbed plus cues."""
+"""The architectures `spacy-radlabels.CueMultiHashEmbed.v1-v4`: MultiHashEmbed plus cues."""
 
 from typing import List, Union, cast
 
@@ -22,7 +22,7 @@ from thinc.layers.chain import forward as chain_forward
 from thinc.layers.chain import init as chain_init
 from thinc.types import Floats2d, Ints2d, Ragged
 
-from .cues import N_FEATURES, cue_features
+from .cues import LEXICONS, cue_features
 
 
 @registry.architectures("spacy-radlabels.CueMultiHashEmbed.v1")
@@ -33,7 +33,7 @@ def build_cue_multi_hash_embed(
     include_static_vectors: bool,
     cue_width: int = 16,
 ) -> Model[List[Doc], List[Floats2d]]:
-    """Embed tokens as `spacy-radlabels.CueMultiHashEmbed.v3` does, with version 1 of the cue
+    """Embed tokens as `spacy-radlabels.CueMultiHashEmbed.v4` does, with version 1 of the cue
     lexicon (`spacy_radlabels.cues.LEXICONS`), which the pipelines trained with it read.
 
     width (int): The output width, and the width of each hash embedding table.
@@ -54,7 +54,7 @@ def build_cue_multi_hash_embed_v2(
     include_static_vectors: bool,
     cue_width: int = 16,
 ) -> Model[List[Doc], List[Floats2d]]:
-    """Embed tokens as `spacy-radlabels.CueMultiHashEmbed.v3` does, with version 2 of the cue
+    """Embed tokens as `spacy-radlabels.CueMultiHashEmbed.v4` does, with version 2 of the cue
     lexicon (`spacy_radlabels.cues.LEXICONS`), which the pipelines trained with it read.
 
     width (int): The output width, and the width of each hash embedding table.
@@ -75,12 +75,35 @@ def build_cue_multi_hash_embed_v3(
     include_static_vectors: bool,
     cue_width: int = 16,
 ) -> Model[List[Doc], List[Floats2d]]:
+    """Embed tokens as `spacy-radlabels.CueMultiHashEmbed.v4` does, with version 3 of the cue
+    lexicon (`spacy_radlabels.cues.LEXICONS`), which the pipelines trained with it read.
+
+    width (int): The output width, and the width of each hash embedding table.
+    attrs (List[Union[str, int]]): The token attributes to hash-embed.
+    rows (List[int]): The rows of each attribute's table, one per attribute.
+    include_static_vectors (bool): Whether to also use the vocab's static word vectors.
+    cue_width (int): The width of the cue feature's embedding table.
+    RETURNS (Model[List[Doc], List[Floats2d]]): The embedding layer.
+    """
+    return _build(width, attrs, rows, include_static_vectors, cue_width, cue_version=3)
+
+
+@registry.architectures("spacy-radlabels.CueMultiHashEmbed.v4")
+def build_cue_multi_hash_embed_v4(
+    width: int,
+    attrs: List[Union[str, int]],
+    rows: List[int],
+    include_static_vectors: bool,
+    cue_width: int = 16,
+) -> Model[List[Doc], List[Floats2d]]:
     """Embed tokens as `spacy.MultiHashEmbed.v2` does, with a negation/uncertainty cue feature.
 
     Each token's cue kind and cue scope (`spacy_radlabels.cues`, a lexicon written from NegEx,
     NegBio and CheXpert) are embedded in a small table and concatenated with the hashed
     attributes (and static vectors) before the Maxout that mixes them, so that a cue word the
-    training reports never used still reads as one.
+    training reports never used still reads as one. A token in the clinical details (under an
+    "INDICATION:" or "CLINICAL HISTORY:" heading) gets its own set of values, since a window
+    encoder cannot see a heading a sentence away.
 
     width (int): The output width, and the width of each hash embedding table.
     attrs (List[Union[str, int]]): The token attributes to hash-embed, e.g. NORM, PREFIX,
@@ -90,7 +113,7 @@ def build_cue_multi_hash_embed_v3(
     cue_width (int): The width of the cue feature's embedding table.
     RETURNS (Model[List[Doc], List[Floats2d]]): The embedding layer.
     """
-    return _build(width, attrs, rows, include_static_vectors, cue_width, cue_version=3)
+    return _build(width, attrs, rows, include_static_vectors, cue_width, cue_version=4)
 
 
 def _build(
@@ -123,7 +146,7 @@ def _build(
         chain(
             cue_feature_extractor(cue_version),
             cast(Model[List[Ints2d], Ragged], list2ragged()),
-            with_array(Embed(cue_width, N_FEATURES, column=0, dropout=0.0)),
+            with_array(Embed(cue_width, LEXICONS[cue_version].n_features, column=0, dropout=0.0)),
         )
     )
     concat_size = width * (len(tables) + include_static_vectors) + cue_width

@@ -16,6 +16,7 @@ from spacy_radlabels.cues import (
     TERMINATOR,
     UNCERTAINTY,
     WINDOW,
+    clinical_sections,
     cue_features,
 )
 
@@ -159,16 +160,55 @@ def test_scope_stops_after_window():
     assert not any(negated[WINDOW + 1 :])
 
 
-def test_features_are_in_range_and_one_per_token():
-    doc = NLP.make_doc("IMPRESSION: 1. No effusion; possible small pneumothorax?\n\n2. Stable.")
-    features = cue_features(doc)
+@pytest.mark.parametrize("version", sorted(LEXICONS))
+def test_features_are_in_range_and_one_per_token(version):
+    text = "HISTORY: ?PE.\nIMPRESSION: 1. No effusion; possible small pneumothorax?\n\n2. Stable."
+    doc = NLP.make_doc(text)
+    features = cue_features(doc, version)
     assert len(features) == len(doc)
-    assert all(0 <= f < N_FEATURES for f in features)
+    assert all(0 <= f < LEXICONS[version].n_features for f in features)
     assert features[1] // 8 == TERMINATOR
-    assert cue_features(NLP.make_doc("")) == []
+    assert cue_features(NLP.make_doc(""), version) == []
 
 
-def build_embed(width: int = 8, name: str = "spacy-radlabels.CueMultiHashEmbed.v2"):
+def clinical(text: str) -> list:
+    """The texts of the tokens that clinical_sections marks."""
+    doc = NLP.make_doc(text)
+    return [token.text for token, inside in zip(doc, clinical_sections(doc)) if inside]
+
+
+@pytest.mark.parametrize(
+    "text,marked",
+    [
+        # Open-i's layout: blank lines between sections.
+        ("INDICATION: Pneumonia.\n\nFINDINGS: There is pneumonia.", ["Pneumonia", "."]),
+        # One line: a heading in capitals ends the clinical details.
+        ("CLINICAL DETAILS: ?SAH. FINDINGS: No SAH. IMPRESSION: Normal.", ["?", "SAH", "."]),
+        ("Clinical history: cough.\nFindings: consolidation.", ["cough", "."]),
+        # A title on the same line: the heading is the run in capitals or with a section word.
+        ("CT Head CLINICAL DETAILS: ?SAH. REPORT: No SAH.", ["?", "SAH", "."]),
+        ("CT BRAIN (NON-CONTRAST) Clinical details: Fall. Findings: SDH.", ["Fall", "."]),
+        ("ct head clinical information: fall. findings: sdh.", ["fall", "."]),
+        # A wrapped line goes on; a line that starts a statement ends the section.
+        ("Hx: cough and\nfever.\nThere is consolidation.", ["cough", "and", "\n", "fever", "."]),
+        ("COMPARISON: None.\nFINDINGS: Clear.", []),
+        ("Pleural effusion. At 10:30 pneumonia.", []),
+        ("Effusion, given the history: pneumonia.", []),
+    ],
+)
+def test_version_4_marks_the_clinical_details(text, marked):
+    assert clinical(text) == marked
+
+
+def test_version_4_is_version_3_apart_from_the_clinical_details():
+    doc = NLP.make_doc("INDICATION: No fever, ?pneumonia.\n\nIMPRESSION: No pneumonia.")
+    inside = clinical_sections(doc)
+    v3, v4 = cue_features(doc, 3), cue_features(doc, 4)
+    assert v4 == [f + N_FEATURES * marked for f, marked in zip(v3, inside)]
+    assert LEXICONS[4].n_features == 2 * LEXICONS[3].n_features == 2 * N_FEATURES
+
+
+def build_embed(width: int = 8, name: str = "spacy-radlabels.CueMultiHashEmbed.v4"):
     make = registry.architectures.get(name)
     model = make(width=width, attrs=["NORM", "SHAPE"], rows=[50, 20],
                  include_static_vectors=False, cue_width=4)  # fmt: skip
@@ -215,6 +255,14 @@ def test_embed_versions_read_their_own_lexicon():
     assert cue_features(NLP.make_doc(text), 1) != cue_features(NLP.make_doc(text), 2)
     slip = NLP.make_doc("Notihng to suggest an effusion.")
     assert cue_features(slip, 2) != cue_features(slip, 3)
+
+
+def test_embed_v4_reads_the_clinical_details():
+    model, _ = build_embed()
+    docs = [NLP.make_doc("INDICATION: effusion."), NLP.make_doc("FINDINGS: effusion.")]
+    vectors = model.predict(docs)
+    # The same token with the same cue scope, once in the clinical details.
+    assert not numpy.allclose(vectors[0][2], vectors[1][2])
 
 
 @pytest.mark.parametrize("version", sorted(LEXICONS))
