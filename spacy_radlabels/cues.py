@@ -11,7 +11,7 @@ of trained models (`spacy-radlabels.CueMultiHashEmbed.vN`
 reads version N of the lexicon): change the lexicon or the rules only as a new version.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from string import ascii_lowercase
 from typing import Dict, FrozenSet, List, Set, Tuple
@@ -210,15 +210,8 @@ LEXICONS = {
         wrapped_lines=True,
         typos=_typos(),
     ),
-    4: Lexicon(
-        _index(CHANGED_CUES_V2),
-        frozenset(INNER_WORDS_V2),
-        frozenset(_words(cue) for cue in NEGATED_HEDGES_V2),
-        wrapped_lines=True,
-        typos=_typos(),
-        sections=True,
-    ),
 }
+LEXICONS[4] = replace(LEXICONS[3], sections=True)
 LATEST = max(LEXICONS)
 
 

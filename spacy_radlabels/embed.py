@@ -1,6 +1,6 @@
 """The architectures `spacy-radlabels.CueMultiHashEmbed.v1-v4`: MultiHashEmbed plus cues."""
 
-from typing import List, Union, cast
+from typing import Callable, List, Union, cast
 
 import numpy
 from spacy.ml.featureextractor import FeatureExtractor
@@ -25,95 +25,53 @@ from thinc.types import Floats2d, Ints2d, Ragged
 from .cues import LEXICONS, cue_features
 
 
-@registry.architectures("spacy-radlabels.CueMultiHashEmbed.v1")
-def build_cue_multi_hash_embed(
-    width: int,
-    attrs: List[Union[str, int]],
-    rows: List[int],
-    include_static_vectors: bool,
-    cue_width: int = 16,
-) -> Model[List[Doc], List[Floats2d]]:
-    """Embed tokens as `spacy-radlabels.CueMultiHashEmbed.v4` does, with version 1 of the cue
-    lexicon (`spacy_radlabels.cues.LEXICONS`), which the pipelines trained with it read.
+def _versioned(version: int) -> Callable[..., Model[List[Doc], List[Floats2d]]]:
+    """Make the builder of CueMultiHashEmbed with one version of the cue lexicon."""
 
-    width (int): The output width, and the width of each hash embedding table.
-    attrs (List[Union[str, int]]): The token attributes to hash-embed.
-    rows (List[int]): The rows of each attribute's table, one per attribute.
-    include_static_vectors (bool): Whether to also use the vocab's static word vectors.
-    cue_width (int): The width of the cue feature's embedding table.
-    RETURNS (Model[List[Doc], List[Floats2d]]): The embedding layer.
-    """
-    return _build(width, attrs, rows, include_static_vectors, cue_width, cue_version=1)
+    def build(
+        width: int,
+        attrs: List[Union[str, int]],
+        rows: List[int],
+        include_static_vectors: bool,
+        cue_width: int = 16,
+    ) -> Model[List[Doc], List[Floats2d]]:
+        """Embed tokens as `spacy.MultiHashEmbed.v2` does, with a negation/uncertainty cue
+        feature.
 
+        Each token's cue kind and cue scope (`spacy_radlabels.cues`, a lexicon written from
+        NegEx, NegBio and CheXpert) are embedded in a small table and concatenated with the
+        hashed attributes (and static vectors) before the Maxout that mixes them, so that a
+        cue word the training reports never used still reads as one. vN reads version N of
+        the lexicon (`spacy_radlabels.cues.LEXICONS`); v4 also gives a token in the clinical
+        details (under an "INDICATION:" or "CLINICAL HISTORY:" heading) its own set of values,
+        since a window encoder cannot see a heading a sentence away. Earlier versions stay for
+        the pipelines trained with them.
 
-@registry.architectures("spacy-radlabels.CueMultiHashEmbed.v2")
-def build_cue_multi_hash_embed_v2(
-    width: int,
-    attrs: List[Union[str, int]],
-    rows: List[int],
-    include_static_vectors: bool,
-    cue_width: int = 16,
-) -> Model[List[Doc], List[Floats2d]]:
-    """Embed tokens as `spacy-radlabels.CueMultiHashEmbed.v4` does, with version 2 of the cue
-    lexicon (`spacy_radlabels.cues.LEXICONS`), which the pipelines trained with it read.
+        width (int): The output width, and the width of each hash embedding table.
+        attrs (List[Union[str, int]]): The token attributes to hash-embed, e.g. NORM, PREFIX,
+            SUFFIX, SHAPE.
+        rows (List[int]): The rows of each attribute's table, one per attribute.
+        include_static_vectors (bool): Whether to also use the vocab's static word vectors.
+        cue_width (int): The width of the cue feature's embedding table.
+        RETURNS (Model[List[Doc], List[Floats2d]]): The embedding layer.
+        """
+        return _build(width, attrs, rows, include_static_vectors, cue_width, version)
 
-    width (int): The output width, and the width of each hash embedding table.
-    attrs (List[Union[str, int]]): The token attributes to hash-embed.
-    rows (List[int]): The rows of each attribute's table, one per attribute.
-    include_static_vectors (bool): Whether to also use the vocab's static word vectors.
-    cue_width (int): The width of the cue feature's embedding table.
-    RETURNS (Model[List[Doc], List[Floats2d]]): The embedding layer.
-    """
-    return _build(width, attrs, rows, include_static_vectors, cue_width, cue_version=2)
+    return build
 
 
-@registry.architectures("spacy-radlabels.CueMultiHashEmbed.v3")
-def build_cue_multi_hash_embed_v3(
-    width: int,
-    attrs: List[Union[str, int]],
-    rows: List[int],
-    include_static_vectors: bool,
-    cue_width: int = 16,
-) -> Model[List[Doc], List[Floats2d]]:
-    """Embed tokens as `spacy-radlabels.CueMultiHashEmbed.v4` does, with version 3 of the cue
-    lexicon (`spacy_radlabels.cues.LEXICONS`), which the pipelines trained with it read.
-
-    width (int): The output width, and the width of each hash embedding table.
-    attrs (List[Union[str, int]]): The token attributes to hash-embed.
-    rows (List[int]): The rows of each attribute's table, one per attribute.
-    include_static_vectors (bool): Whether to also use the vocab's static word vectors.
-    cue_width (int): The width of the cue feature's embedding table.
-    RETURNS (Model[List[Doc], List[Floats2d]]): The embedding layer.
-    """
-    return _build(width, attrs, rows, include_static_vectors, cue_width, cue_version=3)
-
-
-@registry.architectures("spacy-radlabels.CueMultiHashEmbed.v4")
-def build_cue_multi_hash_embed_v4(
-    width: int,
-    attrs: List[Union[str, int]],
-    rows: List[int],
-    include_static_vectors: bool,
-    cue_width: int = 16,
-) -> Model[List[Doc], List[Floats2d]]:
-    """Embed tokens as `spacy.MultiHashEmbed.v2` does, with a negation/uncertainty cue feature.
-
-    Each token's cue kind and cue scope (`spacy_radlabels.cues`, a lexicon written from NegEx,
-    NegBio and CheXpert) are embedded in a small table and concatenated with the hashed
-    attributes (and static vectors) before the Maxout that mixes them, so that a cue word the
-    training reports never used still reads as one. A token in the clinical details (under an
-    "INDICATION:" or "CLINICAL HISTORY:" heading) gets its own set of values, since a window
-    encoder cannot see a heading a sentence away.
-
-    width (int): The output width, and the width of each hash embedding table.
-    attrs (List[Union[str, int]]): The token attributes to hash-embed, e.g. NORM, PREFIX,
-        SUFFIX, SHAPE.
-    rows (List[int]): The rows of each attribute's table, one per attribute.
-    include_static_vectors (bool): Whether to also use the vocab's static word vectors.
-    cue_width (int): The width of the cue feature's embedding table.
-    RETURNS (Model[List[Doc], List[Floats2d]]): The embedding layer.
-    """
-    return _build(width, attrs, rows, include_static_vectors, cue_width, cue_version=4)
+build_cue_multi_hash_embed = registry.architectures("spacy-radlabels.CueMultiHashEmbed.v1")(
+    _versioned(1)
+)
+build_cue_multi_hash_embed_v2 = registry.architectures("spacy-radlabels.CueMultiHashEmbed.v2")(
+    _versioned(2)
+)
+build_cue_multi_hash_embed_v3 = registry.architectures("spacy-radlabels.CueMultiHashEmbed.v3")(
+    _versioned(3)
+)
+build_cue_multi_hash_embed_v4 = registry.architectures("spacy-radlabels.CueMultiHashEmbed.v4")(
+    _versioned(4)
+)
 
 
 def _build(
