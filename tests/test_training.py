@@ -30,6 +30,25 @@ def test_spacy_train_cpu_novectors_config_fits_fixture(tiny_corpus, tmp_path):
     assert scores["labels_macro_f"] == 1.0
 
 
+def test_cue_lexicon_4_trains_and_loads_with_the_readme_override(tiny_corpus, tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "spacy", "train", str(CONFIGS / "cpu-novectors.cfg"),
+         "--output", str(tmp_path), "--paths.train", str(tiny_corpus),
+         "--paths.dev", str(tiny_corpus), "--training.max_steps", "50",
+         "--training.eval_frequency", "25",
+         "--components.tok2vec.model.embed.@architectures",
+         "spacy-radlabels.CueMultiHashEmbed.v4"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    nlp = spacy.load(tmp_path / "model-best")
+    tok2vec = nlp.get_pipe("tok2vec").model
+    versions = {node.attrs["cue_version"] for node in tok2vec.walk() if node.name == "cue_features"}
+    assert versions == {4}
+    doc = nlp("INDICATION: ?haemorrhage.\n\nFINDINGS: No haemorrhage.")
+    assert set(doc._.labels) == set(nlp.get_pipe("radlabels").labels)
+
+
 def test_trf_config_loss_falls(tiny_corpus):
     pytest.importorskip("spacy_transformers")
     config = spacy.util.load_config(CONFIGS / "trf.cfg")
