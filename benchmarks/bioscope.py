@@ -264,8 +264,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         print(f"\n{title}: " + ", ".join(f"{s} {support[s]}" for s in GOLD_STATES))
         headers = ["system", "accuracy", *(f"{s} F1 (P / R)" for s in GOLD_STATES), "other"]
         print_table(headers, score_rows(units, gold, systems))
-    parts = sorted({str(u["part"]) for u in units})
     counts = Counter(str(u["part"]) for u in units)
+    parts = sorted(counts)
     print("\naccuracy by report part (BioScope gold; DESIGN.md: clinical details assert nothing)")
     print_table(
         ["system", *(f"{part} ({counts[part]})" for part in parts)],

@@ -7,8 +7,8 @@ suggest X", "X is no longer seen"). `cue_features` gives every token one small i
 own cue kind and whether it lies in the scope of a negation, uncertainty or committed-hedge
 ("likely") cue, and from version 4 whether it lies in the clinical details (a section under
 an "INDICATION:" or "CLINICAL HISTORY:" heading, which asserts nothing). The values are part
-of trained models (`spacy-radlabels.CueMultiHashEmbed.vN`
-reads version N of the lexicon): change the lexicon or the rules only as a new version.
+of trained models (`spacy-radlabels.CueMultiHashEmbed.vN` reads version N of the lexicon):
+change the lexicon or the rules only as a new version.
 """
 
 from dataclasses import dataclass, field, replace
@@ -270,8 +270,7 @@ def clinical_sections(doc: Doc) -> List[bool]:
         if token.text == ":":
             start = _heading_start(doc, i)
             if start != -1:
-                for j in range(start, i):
-                    inside[j] = False
+                inside[start:i] = [False] * (i - start)
                 heading = {word.lower_ for word in doc[start:i]}
                 clinical = not heading.isdisjoint(CLINICAL_HEADING_WORDS)
                 continue
@@ -282,7 +281,7 @@ def clinical_sections(doc: Doc) -> List[bool]:
 
 
 def cue_features(doc: Doc, version: int = LATEST) -> List[int]:
-    """Give each token its cue kind and scope as one integer in [0, N_FEATURES).
+    """Give each token its cue kind and scope as one integer in [0, lexicon.n_features).
 
     Cues match longest first, so "cannot be excluded" hedges rather than negates and "no
     change in the effusion" (a pseudo-cue) leaves "effusion" out of scope. A scope reaches
