@@ -35,7 +35,8 @@ from spacy_radlabels.synth.generator import (
     SHORT_WEIGHTS,
     cue_words,
 )
-from spacy_radlabels.synth.templates import SLOT_RE, mention_regex
+from spacy_radlabels.synth.grammar import deny
+from spacy_radlabels.synth.templates import SLOT_RE, Site, mention_regex
 
 ROOT = Path(__file__).parent.parent
 HEAD_CT = ROOT / "assets" / "schemas" / "head_ct.yml"
@@ -780,3 +781,33 @@ def test_cli_passes_the_carrier_ratio(tmp_path, cli):
     records = read_jsonl(out / "train.jsonl")
     assert json.loads((out / "meta.json").read_text())["carrier_ratio"] == 0.5
     assert sum(len(r["text"].split()) < 14 for r in records) >= 10
+
+
+def test_denied_words_qualify_denied_mentions_only(chest):
+    # "No focal consolidation, suspicious opacity or definite effusion.": every item denied.
+    chest_schema, chest_templates, records, _ = chest
+    checked = 0
+    for site in chest_templates.sites.values():
+        # A size word may also qualify a stated mention ("no change in the focal X").
+        words = "|".join(re.escape(w) for w in set(site.denied) - set(site.sizes))
+        for label in site.labels if words else []:
+            variants = mention_regex(chest_schema.variants(label)).pattern
+            frame = rf"(?:^|[.:]\s*)No [^.;]*?\b(?:{words}) (?:{variants})"
+            denied = re.compile(frame, re.M | re.I)
+            for record in records:
+                if denied.search(record["text"]):
+                    checked += 1
+                    assert record["labels"][label] == "negative", (label, record["text"])
+    assert checked >= 30
+
+
+def test_deny_draws_nothing_for_a_site_without_denied_words():
+    # Template files without `denied` words keep generating the same bytes.
+    rng = random.Random(0)
+    before = rng.getstate()
+    assert deny(rng, "effusion", Site("pleura", ["pleural_effusion"])) == "effusion"
+    assert deny(rng, "effusion", None) == "effusion"
+    assert rng.getstate() == before
+    site = Site("pleura", ["pleural_effusion"], denied=["definite", "large"])
+    rendered = {deny(random.Random(seed), "large effusion", site) for seed in range(200)}
+    assert rendered == {"large effusion", "definite large effusion"}

@@ -445,6 +445,9 @@ class ReportGenerator:
             phrases = []
             for lab in unit.labels:
                 phrase = self._variant(rng, lab)
+                if state == "negative":
+                    # A denied list qualifies any item ("no focal X, large Y or Z").
+                    phrase = grammar.deny(rng, phrase, self.sites[lab])
                 phrases.append(phrase if phrase not in phrases else self.seen_variants[lab][0])
             slots["X_or"] = grammar.join_list(phrases, "or")
             slots["X_and"] = grammar.join_list(phrases, "and")

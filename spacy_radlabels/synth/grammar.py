@@ -12,6 +12,7 @@ P_TEMPORAL = 0.3
 P_PRE = 0.3
 P_POST = 0.3
 P_MEASURE = 0.15
+P_DENIED = 0.25
 # A variant this long already says where it is ("blood in the basal cisterns").
 MAX_WORDS_FOR_LOCATION = 2
 WORD_RE = re.compile(r"[A-Za-z]{7,}")
@@ -32,15 +33,17 @@ def render_phrase(
     label (str): The label, to look up its temporal words.
     site (Optional[Site]): The label's site, or None to render the variant bare.
     modifiers (bool): Whether to add modifiers at all.
-    negated (bool): The mention is denied: only a temporal word fits ("no acute SDH").
+    negated (bool): The mention is denied: only a temporal word or one of the site's
+        `denied` words fits ("no acute SDH", "no definite effusion").
     RETURNS (str): The phrase.
     """
     if site is None or not modifiers:
         return variant
     temporal = site.temporal.get(label)
     if negated:
-        use = temporal and rng.random() < P_TEMPORAL
-        return f"{rng.choice(temporal)} {variant}" if use else variant
+        if temporal and rng.random() < P_TEMPORAL:
+            return f"{rng.choice(temporal)} {variant}"
+        return deny(rng, variant, site)
     words = variant.lower().split()
     before: List[str] = []
     after: List[str] = []
@@ -59,6 +62,21 @@ def render_phrase(
         n = rng.randint(3, 25)
         after.append(rng.choice(site.measures).format(n=n, m=rng.randint(2, n)))
     return " ".join(before + [variant] + after)
+
+
+def deny(rng: random.Random, variant: str, site: Optional[Site]) -> str:
+    """Sometimes qualify a denied mention with one of its site's `denied` words.
+
+    rng (random.Random): The random source; not drawn from when the site has no such words.
+    variant (str): The lexical variant naming the label.
+    site (Optional[Site]): The label's site.
+    RETURNS (str): "definite effusion", or the variant as it was.
+    """
+    if site is None or not site.denied or rng.random() >= P_DENIED:
+        return variant
+    word = rng.choice(site.denied)
+    repeats = set(word.lower().split()) & set(variant.lower().split())
+    return variant if repeats else f"{word} {variant}"
 
 
 def join_list(items: Sequence[str], conjunction: str) -> str:

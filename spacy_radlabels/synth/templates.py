@@ -27,7 +27,7 @@ KIND_SLOTS = {
 }
 SLOT_RE = re.compile(r"\{([A-Za-z_]+)\}")
 FAMILY_KEYS = {"id", "kind", "state", "patterns", "heldout", "comparison", "labels", "sections"}
-SITE_WORD_KEYS = ("pre", "post", "sizes", "measures")
+SITE_WORD_KEYS = ("pre", "post", "sizes", "measures", "denied")
 SITE_KEYS = {"labels", "temporal", *SITE_WORD_KEYS}
 NORMAL_KEYS = {"text", "unless", "abnormal", "negates"}
 SHORT_KEYS = {"text", "labels", "normal", "heldout"}
@@ -75,6 +75,8 @@ class Site:
     post: List[str] = field(default_factory=list)
     sizes: List[str] = field(default_factory=list)
     measures: List[str] = field(default_factory=list)
+    # Words that qualify a denied mention and keep it denied ("no definite X", "no large X").
+    denied: List[str] = field(default_factory=list)
     temporal: Dict[str, List[str]] = field(default_factory=dict)
 
 
