@@ -12,7 +12,9 @@ real report also on all reports. Systems, in one run:
   split mixed into training (`write_corpus(real=...)`, as `synth --real` does).
 
 Labels are mapped from NegBio's to the chest schema's with NEGBIO_TO_SCHEMA; the rest are
-not scored. "positive" is the radlabels state; "uncertain" does not count.
+not scored. "positive" is the radlabels state; "uncertain" does not count. A last row
+counts the reports NegBio calls normal on which a system states or hedges any finding,
+scored or not: the findings a system invents.
 
     python benchmarks/openi.py
     python benchmarks/openi.py --model training/chest/model-best --n-real 100 300
@@ -36,7 +38,6 @@ from common import (
     DATA,
     ROOT,
     parse_overrides,
-    predict_positive,
     print_table,
     radlabels_config,
     read_jsonl,
@@ -51,6 +52,7 @@ from spacy.tokens import DocBin
 
 from spacy_radlabels.schema import Schema, load_schema
 from spacy_radlabels.synth import load_templates, write_corpus
+from spacy_radlabels.synth.generator import FINDING_GROUP
 
 # NegBio label -> chest schema label. Not mapped: Infiltration (CheXpert's lung_opacity is
 # far broader: every atelectasis, edema, consolidation, pneumonia and lesion is one),
@@ -74,6 +76,8 @@ NEGBIO_TO_SCHEMA = {
     "Fibrosis": "pleural_other",
 }
 SCHEMA = ROOT / "assets" / "schemas" / "chest_xray.yml"
+# The states that assert a finding, hedged or not.
+STATED = ("positive", "uncertain")
 
 
 def mapped_gold(record: Dict) -> Set[str]:
@@ -221,8 +225,7 @@ def main() -> None:
             )
     results = {"rule baseline": _score_rule(rule, schema, test, scored)}
     for name, nlp in systems.items():
-        preds = predict_positive(nlp, [r["text"] for r in test])
-        results[name] = score_positive([mapped_gold(r) for r in test], preds, scored)
+        results[name] = _score_model(nlp, schema, test, scored)
     print(f"\n{split_name} ({len(test)} reports): F1 of positive (P / R)")
     _print_results(results, scored, test)
     if args.metrics is not None:
@@ -235,16 +238,49 @@ def main() -> None:
         return
     print(f"\nall {len(records)} reports (systems that saw no real report)")
     unseen = {"rule baseline": _score_rule(rule, schema, records, scored)}
-    preds = predict_positive(systems["radlabels synthetic"], [r["text"] for r in records])
-    unseen["radlabels synthetic"] = score_positive([mapped_gold(r) for r in records], preds, scored)
+    unseen["radlabels synthetic"] = _score_model(
+        systems["radlabels synthetic"], schema, records, scored
+    )
     _print_results(unseen, scored, records)
+
+
+def normal_with_finding(
+    records: Sequence[Dict], stated: Sequence[Set[str]], schema: Schema
+) -> List[int]:
+    """Count the reports indexed as normal on which a system states a finding anyway.
+
+    Every finding label counts, scored or not (lung_opacity, fracture...), and so does a
+    hedge: a normal report read as "possible effusion" is a finding invented.
+
+    records (Sequence[Dict]): openi.jsonl records.
+    stated (Sequence[Set[str]]): Per record, the labels the system states positive or
+        uncertain (the rule baseline knows no uncertain).
+    schema (Schema): The chest schema, for the finding group.
+    RETURNS (List[int]): [reports with a stated finding, reports indexed as normal].
+    """
+    normal = [labels for r, labels in zip(records, stated) if "normal" in r["positive"]]
+    invented = sum(any(schema.group(lab) == FINDING_GROUP for lab in labels) for labels in normal)
+    return [invented, len(normal)]
+
+
+def _score_model(
+    nlp: Language, schema: Schema, records: Sequence[Dict], scored: Sequence[str]
+) -> Dict[str, object]:
+    docs = list(nlp.pipe([r["text"] for r in records], batch_size=64))
+    preds = [{k for k, v in doc._.labels.items() if v == "positive"} for doc in docs]
+    scores = score_positive([mapped_gold(r) for r in records], preds, scored)
+    stated = [{k for k, v in doc._.labels.items() if v in STATED} for doc in docs]
+    scores["normal_with_finding"] = normal_with_finding(records, stated, schema)
+    return scores
 
 
 def _score_rule(
     rule: Language, schema: Schema, records: Sequence[Dict], scored: Sequence[str]
 ) -> Dict[str, object]:
     preds = [positive_labels(doc, schema) for doc in rule.pipe(r["text"] for r in records)]
-    return score_positive([mapped_gold(r) for r in records], preds, scored)
+    scores = score_positive([mapped_gold(r) for r in records], preds, scored)
+    scores["normal_with_finding"] = normal_with_finding(records, preds, schema)
+    return scores
 
 
 def _print_results(
@@ -261,6 +297,9 @@ def _print_results(
     # Positive on a label the gold does not name: the invented findings, system by system.
     rows.append(["spurious positives", "", *(str(s["spurious"]) for s in results.values())])
     rows.append(["spurious rate", "", *(s["spurious_rate"] for s in results.values())])
+    # Reports NegBio calls normal on which a system states (or hedges) a finding.
+    normal = ("{} / {}".format(*s["normal_with_finding"]) for s in results.values())
+    rows.append(["normal reports with a finding", "", *normal])
     print_table(["label", "gold", *results], rows)
 
 

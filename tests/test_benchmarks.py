@@ -135,6 +135,13 @@ def test_openi_compares_rule_baseline_and_models(openi_file, tmp_path):
     printed = next(line for line in out.splitlines() if line.startswith("| spurious positives"))
     cells = [cell.strip() for cell in printed.strip("|").split("|")][2:]
     assert cells == [str(scores["spurious"]) for scores in metrics["systems"].values()]
+    printed = next(line for line in out.splitlines() if line.startswith("| normal reports"))
+    cells = [cell.strip() for cell in printed.strip("|").split("|")][2:]
+    records = [json.loads(line) for line in openi_file.read_text(encoding="utf8").splitlines()]
+    n_normal = sum("normal" in r["positive"] for r in records if r["negbio_test"])
+    for cell, scores in zip(cells, metrics["systems"].values()):
+        invented, normal = scores["normal_with_finding"]
+        assert cell == f"{invented} / {normal}" and normal == n_normal and invented <= normal
     table = evaluation({"openi": metrics}, has_performance=False, real_dev=0)
     for system, scores in metrics["systems"].items():
         assert f"| {system} | {fmt(scores['micro_f'])} | {fmt(scores['macro_f'])} |" in table
@@ -264,6 +271,22 @@ def test_openi_real_gold_modes(monkeypatch, tmp_path, real_gold, expected):
     nlp = spacy.blank("en")
     docs = list(DocBin().from_disk(path).get_docs(nlp.vocab))
     assert [doc._.labels for doc in docs] == expected
+
+
+def test_openi_counts_normal_reports_with_a_stated_finding(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import openi
+
+    from spacy_radlabels.schema import load_schema
+
+    schema = load_schema(ROOT / "assets" / "schemas" / "chest_xray.yml")
+    records = [{"positive": ["normal"]}, {"positive": ["normal"]}, {"positive": ["normal"]},
+               {"positive": ["Cardiomegaly"]}]  # fmt: skip
+    # A hedged finding counts; a support device and No Finding do not; abnormal reports
+    # are not counted at all.
+    stated = [{"pleural_effusion"}, {"support_devices", "no_finding"}, {"lung_opacity"},
+              {"cardiomegaly"}]  # fmt: skip
+    assert openi.normal_with_finding(records, stated, schema) == [2, 3]
 
 
 BIOSCOPE = [
