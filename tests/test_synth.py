@@ -306,6 +306,11 @@ def write_templates(tmp_path: Path, old: str, new: str) -> Path:
             '    kind: differential\n    state: uncertain\n    patterns: ["{X} or {Z}.",',
             "family 'unc_differential' pattern '{X} or {Z}.' uses slots ['Z']",
         ),
+        (
+            "name: head_ct\n",
+            "name: head_ct\ndifferential_share: 2\n",
+            "differential_share must be a number from 0 to 0.5, not 2",
+        ),
     ],
 )
 def test_template_errors_name_file_and_entry(tmp_path, schema, old, new, message):
@@ -811,3 +816,17 @@ def test_deny_draws_nothing_for_a_site_without_denied_words():
     site = Site("pleura", ["pleural_effusion"], denied=["definite", "large"])
     rendered = {deny(random.Random(seed), "large effusion", site) for seed in range(200)}
     assert rendered == {"large effusion", "definite large effusion"}
+
+
+@pytest.mark.parametrize("share", [0.0, 0.4])
+def test_differential_share_sets_how_often_reports_hedge_between_two(tmp_path, schema, share):
+    path = write_templates(
+        tmp_path, "name: head_ct\n", f"name: head_ct\ndifferential_share: {share}\n"
+    )
+    templates = load_templates(path, schema)
+    assert templates.differential_share == share
+    generator = ReportGenerator(schema, templates)
+    rng = random.Random(0)
+    kinds = [generator._main_unit(rng).kind for _ in range(2000)]
+    # Unrelated label pairs only: a drawn pair of related labels falls back to one label.
+    assert 0.8 * share <= kinds.count("differential") / len(kinds) <= share

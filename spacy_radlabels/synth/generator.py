@@ -202,6 +202,8 @@ class ReportGenerator:
             (f, x) for f, xs in templates.combos.items() for x in xs if not self._related(f, x)
         ]
         self.sites = {lab: templates.site_of(lab) for lab in self.labels}
+        share = templates.differential_share
+        self.p_differential = P_DIFFERENTIAL if share is None else share
         self.negative_pairs = any(f.kind == "pair" and f.state == "negative" for f in self.families)
         self.fragments = _split_heldout(templates.fragments, heldout)
         self.label_free = [
@@ -289,14 +291,14 @@ class ReportGenerator:
 
     def _main_unit(self, rng: random.Random) -> Unit:
         roll = rng.random()
-        if roll < P_DIFFERENTIAL:
+        if roll < self.p_differential:
             a, b = rng.sample(self.labels, 2)
             if not self._related(a, b):
                 return Unit("differential", (a, b), "uncertain")
-        elif roll < P_DIFFERENTIAL + P_COMBO and self.combos:
+        elif roll < self.p_differential + P_COMBO and self.combos:
             finding, impression = rng.choice(self.combos)
             return Unit("combo", (finding, impression), rng.choice(("positive", "uncertain")))
-        elif roll < P_DIFFERENTIAL + P_COMBO + P_PAIR:
+        elif roll < self.p_differential + P_COMBO + P_PAIR:
             a, b = rng.sample(self.labels, 2)
             if not self._related(a, b):
                 return Unit("pair", (a, b), "positive")

@@ -34,6 +34,7 @@ SHORT_KEYS = {"text", "labels", "normal", "heldout"}
 TOP_KEYS = {
     "name",
     "include",
+    "differential_share",
     "heldout_variants",
     "headers",
     "sites",
@@ -128,6 +129,8 @@ class Templates:
     normal_impression: List[NormalSentence]
     fragments: List[ShortText] = field(default_factory=list)
     label_free: List[ShortText] = field(default_factory=list)
+    # Share of a report's main findings written as a differential; None: the generator's.
+    differential_share: Optional[float] = None
 
     def site_of(self, label: str) -> Optional[Site]:
         """Find the site of a label.
@@ -507,6 +510,14 @@ def _included_families(path: Path, schema: Schema, data: Dict[str, Any]) -> List
     return families
 
 
+def _parse_share(path: Path, value: Any) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 0.5:
+        raise _fail(path, f"differential_share must be a number from 0 to 0.5, not {value!r}.")
+    return float(value)
+
+
 def _parse_heldout_variants(path: Path, schema: Schema, raw: Any) -> Dict[str, List[str]]:
     if not isinstance(raw, dict):
         raise _fail(path, "heldout_variants must map label -> list of variants.")
@@ -603,6 +614,7 @@ def load_templates(path: Union[str, Path], schema: Schema) -> Templates:
         ),
         fragments=_parse_short(path, schema, data.get("fragments"), "fragments", True),
         label_free=_parse_short(path, schema, data.get("label_free"), "label_free", False),
+        differential_share=_parse_share(path, data.get("differential_share")),
     )
     for key in ("clinical", "findings", "impression"):
         if not tpl.headers[key]:
