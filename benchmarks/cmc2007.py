@@ -20,6 +20,7 @@ reach both heads, components.radlabels.* only radlabels).
     python benchmarks/cmc2007.py --no-textcat --components.radlabels.class_weights \\
         '{"positive": 3.0}'
     python benchmarks/cmc2007.py --tok2vec-from training/chest-cpu/model-best
+    python benchmarks/cmc2007.py --no-textcat --config configs/cpu.cfg --fold-vectors
     python benchmarks/cmc2007.py --trf --gpu-id 0
     python benchmarks/cmc2007.py --trf --trf-config configs/trf-frozen.cfg --folds 0 1
     python benchmarks/cmc2007.py --training.dropout 0.2 \\
@@ -55,6 +56,8 @@ from common import (
     write_docbin,
 )
 from thinc.api import Config
+
+from spacy_radlabels.vectors import build_vectors
 
 SYSTEMS = ("radlabels-cpu", "textcat_multilabel", "radlabels-trf")
 
@@ -195,6 +198,13 @@ def main() -> None:
     parser.add_argument("--no-textcat", action="store_true", help="skip textcat_multilabel")
     parser.add_argument("--seed", type=int, default=0, help="seeds the dev draw")
     parser.add_argument(
+        "--fold-vectors",
+        action="store_true",
+        help="distil static vectors for each fold from the bundled MiniLM's whole words and "
+        "the fold's training reports (`radlabels vectors --corpus`), for a --config that "
+        "uses vectors",
+    )
+    parser.add_argument(
         "--per-coder",
         action="store_true",
         help="train on each coder's codes (3 copies per report) instead of the majority",
@@ -221,6 +231,9 @@ def main() -> None:
             fold_overrides = train_overrides(
                 train, dev, args.max_steps, overrides, args.eval_frequency
             )
+            if args.fold_vectors:
+                build_vectors(workdir / "vectors", corpora=[train])
+                fold_overrides["paths.vectors"] = str(workdir / "vectors")
             results = {
                 system: test_system(
                     system_config(

