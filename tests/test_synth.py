@@ -33,6 +33,7 @@ from spacy_radlabels.synth.generator import (
     REPORT,
     SHORT_SHAPES,
     SHORT_WEIGHTS,
+    Unit,
     cue_words,
 )
 from spacy_radlabels.synth.grammar import deny
@@ -310,6 +311,11 @@ def write_templates(tmp_path: Path, old: str, new: str) -> Path:
             "name: head_ct\n",
             "name: head_ct\ndifferential_share: 2\n",
             "differential_share must be a number from 0 to 0.5, not 2",
+        ),
+        (
+            "name: head_ct\n",
+            "name: head_ct\nhedged_again_share: -0.1\n",
+            "hedged_again_share must be a number from 0 to 0.5, not -0.1",
         ),
     ],
 )
@@ -830,3 +836,22 @@ def test_differential_share_sets_how_often_reports_hedge_between_two(tmp_path, s
     kinds = [generator._main_unit(rng).kind for _ in range(2000)]
     # Unrelated label pairs only: a drawn pair of related labels falls back to one label.
     assert 0.8 * share <= kinds.count("differential") / len(kinds) <= share
+
+
+@pytest.mark.parametrize("share", [0.0, 0.4])
+def test_hedged_again_share_restates_a_positive_finding_hedged(tmp_path, schema, share):
+    path = write_templates(
+        tmp_path, "name: head_ct\n", f"name: head_ct\nhedged_again_share: {share}\n"
+    )
+    generator = ReportGenerator(schema, load_templates(path, schema))
+    positive = Unit("single", ("subdural_haematoma",), "positive")
+    placed = [generator._place(random.Random(seed), positive) for seed in range(500)]
+    again = [units for units in placed if len(units) == 2]
+    assert 0.8 * share <= len(again) / len(placed) <= 1.2 * share
+    for units in again:
+        committed, hedged = sorted(units, key=lambda u: u.state)
+        assert (committed.state, hedged.state) == ("positive", "uncertain")
+        assert hedged.labels == positive.labels and hedged.sections == committed.sections[:1]
+    if share:
+        # Either mention may come first.
+        assert {units[0].state for units in again} == {"positive", "uncertain"}

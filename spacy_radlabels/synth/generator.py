@@ -204,6 +204,7 @@ class ReportGenerator:
         self.sites = {lab: templates.site_of(lab) for lab in self.labels}
         share = templates.differential_share
         self.p_differential = P_DIFFERENTIAL if share is None else share
+        self.p_hedged_again = templates.hedged_again_share
         self.negative_pairs = any(f.kind == "pair" and f.state == "negative" for f in self.families)
         self.fragments = _split_heldout(templates.fragments, heldout)
         self.label_free = [
@@ -368,7 +369,18 @@ class ReportGenerator:
             and len(where) == 2
             and rng.random() < P_SHARPEN
         )
-        return [Unit(unit.kind, unit.labels, unit.state, where, hedged_findings=sharpen)]
+        units = [Unit(unit.kind, unit.labels, unit.state, where, hedged_findings=sharpen)]
+        # "Left basal atelectasis. Possible right basal atelectasis.": the committed mention
+        # decides. A share of 0 draws nothing, so such templates keep their corpus.
+        if (
+            self.p_hedged_again
+            and unit.kind == "single"
+            and unit.state == "positive"
+            and rng.random() < self.p_hedged_again
+        ):
+            again = Unit("single", unit.labels, "uncertain", where[:1])
+            units.insert(rng.randint(0, 1), again)
+        return units
 
     def _gold(self, stated: Dict[str, str], normal: bool = True) -> Dict[str, str]:
         # `normal`: the text calls the study normal when it finds nothing (a whole report

@@ -35,6 +35,7 @@ TOP_KEYS = {
     "name",
     "include",
     "differential_share",
+    "hedged_again_share",
     "heldout_variants",
     "headers",
     "sites",
@@ -131,6 +132,8 @@ class Templates:
     label_free: List[ShortText] = field(default_factory=list)
     # Share of a report's main findings written as a differential; None: the generator's.
     differential_share: Optional[float] = None
+    # Share of positive findings stated once more, hedged, in the same section.
+    hedged_again_share: float = 0.0
 
     def site_of(self, label: str) -> Optional[Site]:
         """Find the site of a label.
@@ -510,11 +513,11 @@ def _included_families(path: Path, schema: Schema, data: Dict[str, Any]) -> List
     return families
 
 
-def _parse_share(path: Path, value: Any) -> Optional[float]:
+def _parse_share(path: Path, key: str, value: Any) -> Optional[float]:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 0.5:
-        raise _fail(path, f"differential_share must be a number from 0 to 0.5, not {value!r}.")
+        raise _fail(path, f"{key} must be a number from 0 to 0.5, not {value!r}.")
     return float(value)
 
 
@@ -614,7 +617,9 @@ def load_templates(path: Union[str, Path], schema: Schema) -> Templates:
         ),
         fragments=_parse_short(path, schema, data.get("fragments"), "fragments", True),
         label_free=_parse_short(path, schema, data.get("label_free"), "label_free", False),
-        differential_share=_parse_share(path, data.get("differential_share")),
+        differential_share=_parse_share(path, "differential_share", data.get("differential_share")),
+        hedged_again_share=_parse_share(path, "hedged_again_share", data.get("hedged_again_share"))
+        or 0.0,
     )
     for key in ("clinical", "findings", "impression"):
         if not tpl.headers[key]:
