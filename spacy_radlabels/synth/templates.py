@@ -513,7 +513,8 @@ def _included_families(path: Path, schema: Schema, data: Dict[str, Any]) -> List
     return families
 
 
-def _parse_share(path: Path, key: str, value: Any) -> Optional[float]:
+def _parse_share(path: Path, data: Dict[str, Any], key: str) -> Optional[float]:
+    value = data.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 0.5:
@@ -617,9 +618,8 @@ def load_templates(path: Union[str, Path], schema: Schema) -> Templates:
         ),
         fragments=_parse_short(path, schema, data.get("fragments"), "fragments", True),
         label_free=_parse_short(path, schema, data.get("label_free"), "label_free", False),
-        differential_share=_parse_share(path, "differential_share", data.get("differential_share")),
-        hedged_again_share=_parse_share(path, "hedged_again_share", data.get("hedged_again_share"))
-        or 0.0,
+        differential_share=_parse_share(path, data, "differential_share"),
+        hedged_again_share=_parse_share(path, data, "hedged_again_share") or 0.0,
     )
     for key in ("clinical", "findings", "impression"):
         if not tpl.headers[key]:
