@@ -13,7 +13,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import spacy
 from spacy.language import Language
-from spacy.tokens import DocBin
+from spacy.tokens import Doc, DocBin
 from spacy.training.initialize import init_nlp
 from spacy.training.loop import train as train_nlp
 from thinc.api import Config
@@ -267,6 +267,16 @@ def dev_micro_f(nlp: Language) -> float:
     return performance.get("labels_micro_f", performance.get("cats_micro_f", 0.0))
 
 
+def labels_in(doc: Doc, states: Sequence[str]) -> Set[str]:
+    """Collect the labels radlabels set to one of some states on a doc.
+
+    doc (Doc): A doc that radlabels has labelled.
+    states (Sequence[str]): The states, e.g. ("positive",).
+    RETURNS (Set[str]): The labels in those states.
+    """
+    return {label for label, state in doc._.labels.items() if state in states}
+
+
 def predict_positive(nlp: Language, texts: Sequence[str], batch_size: int = 64) -> List[Set[str]]:
     """Run a radlabels or textcat_multilabel pipeline and collect the positive labels.
 
@@ -281,7 +291,7 @@ def predict_positive(nlp: Language, texts: Sequence[str], batch_size: int = 64) 
         if head == "textcat_multilabel":
             predicted.append({k for k, v in doc.cats.items() if v >= TEXTCAT_THRESHOLD})
         else:
-            predicted.append({k for k, v in doc._.labels.items() if v == "positive"})
+            predicted.append(labels_in(doc, ("positive",)))
     return predicted
 
 

@@ -37,6 +37,7 @@ from common import (
     CPU_CONFIG,
     DATA,
     ROOT,
+    labels_in,
     parse_overrides,
     print_table,
     radlabels_config,
@@ -267,9 +268,9 @@ def _score_model(
     nlp: Language, schema: Schema, records: Sequence[Dict], scored: Sequence[str]
 ) -> Dict[str, object]:
     docs = list(nlp.pipe([r["text"] for r in records], batch_size=64))
-    preds = [{k for k, v in doc._.labels.items() if v == "positive"} for doc in docs]
+    preds = [labels_in(doc, ("positive",)) for doc in docs]
     scores = score_positive([mapped_gold(r) for r in records], preds, scored)
-    stated = [{k for k, v in doc._.labels.items() if v in STATED} for doc in docs]
+    stated = [labels_in(doc, STATED) for doc in docs]
     scores["normal_with_finding"] = normal_with_finding(records, stated, schema)
     return scores
 
