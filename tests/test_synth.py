@@ -399,9 +399,11 @@ def test_cli_errors_name_the_file(tmp_path, cli):
     assert isinstance(cli, typer.Typer)
 
 
-def test_hard_cases_are_complete_and_consistent(schema):
-    records = read_jsonl(ROOT / "assets" / "hard_cases.jsonl")
-    assert len(records) >= 100
+# Hand-written reports: the hard cases are a test set; the dev cases are read for errors.
+@pytest.mark.parametrize("name,size", [("hard_cases", 100), ("dev_cases", 80)])
+def test_hard_cases_are_complete_and_consistent(schema, name, size):
+    records = read_jsonl(ROOT / "assets" / f"{name}.jsonl")
+    assert len(records) >= size
     assert len({r["id"] for r in records}) == len(records)
     positive = set()
     for record in records:
@@ -414,11 +416,12 @@ def test_hard_cases_are_complete_and_consistent(schema):
     assert positive == set(schema.labels)
 
 
-def test_chest_hard_cases_are_complete_and_follow_chexpert():
+@pytest.mark.parametrize("name,size", [("hard_cases_chest", 40), ("dev_cases_chest", 70)])
+def test_chest_hard_cases_are_complete_and_follow_chexpert(name, size):
     chest = load_schema(ROOT / "assets" / "schemas" / "chest_xray.yml")
-    path = ROOT / "assets" / "hard_cases_chest.jsonl"
+    path = ROOT / "assets" / f"{name}.jsonl"
     reports = list(read_annotated(path, chest.labels, chest.states, coding="states"))
-    assert len(reports) >= 40
+    assert len(reports) >= size
     assert len({report.id for report in reports}) == len(reports)
     positive = set()
     for report in reports:
@@ -426,7 +429,8 @@ def test_chest_hard_cases_are_complete_and_follow_chexpert():
         assert list(gold) == chest.labels, report.id
         findings = [label for label in chest.labels if chest.group(label) == "finding"]
         found = any(gold[label] in ("positive", "uncertain") for label in findings)
-        assert gold["no_finding"] == ("absent" if found else "positive"), report.id
+        # A report of another abnormality (emphysema, a hiatal hernia) has no No Finding.
+        assert gold["no_finding"] in (("absent",) if found else ("positive", "absent")), report.id
         positive.update(label for label, state in gold.items() if state == "positive")
     assert positive == set(chest.labels)
 
