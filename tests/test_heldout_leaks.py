@@ -68,6 +68,14 @@ def seen_phrases(schema: Schema, templates: Templates, label: str) -> Set[str]:
         phrases.update(f"{word} {variant}" for word in before)
         phrases.update(f"{size} {word} {variant}" for size in site.sizes for word in before)
         phrases.update(f"{variant} {word}" for word in after)
+    if site is not None and label in site.apart:
+        apart = site.apart[label]
+        phrases.update(
+            f"{word} {place} {noun}"
+            for word in apart.words
+            for place in site.pre
+            for noun in apart.nouns
+        )
     return {normalise(p) for p in phrases}
 
 

@@ -13,6 +13,7 @@ P_PRE = 0.3
 P_POST = 0.3
 P_MEASURE = 0.15
 P_DENIED = 0.25
+P_APART = 0.3
 # A variant this long already says where it is ("blood in the basal cisterns").
 MAX_WORDS_FOR_LOCATION = 2
 WORD_RE = re.compile(r"[A-Za-z]{7,}")
@@ -27,6 +28,9 @@ def render_phrase(
     negated: bool = False,
 ) -> str:
     """Render one mention of a label: [size] [temporal] [pre-location] variant [post].
+
+    A label with `apart` words in its site is sometimes rendered [size] word place noun
+    instead ("large acute left MCA territory infarct").
 
     rng (random.Random): The random source.
     variant (str): The lexical variant naming the label.
@@ -51,6 +55,9 @@ def render_phrase(
         size = rng.choice(site.sizes)
         if size.lower() not in words:
             before.append(size)
+    apart = site.apart.get(label)
+    if apart and rng.random() < P_APART:
+        return " ".join(before + [rng.choice(w) for w in (apart.words, site.pre, apart.nouns)])
     if temporal and rng.random() < P_TEMPORAL:
         before.append(rng.choice(temporal))
     if len(words) <= MAX_WORDS_FOR_LOCATION:

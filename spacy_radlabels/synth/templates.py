@@ -28,7 +28,8 @@ KIND_SLOTS = {
 SLOT_RE = re.compile(r"\{([A-Za-z_]+)\}")
 FAMILY_KEYS = {"id", "kind", "state", "patterns", "heldout", "comparison", "labels", "sections"}
 SITE_WORD_KEYS = ("pre", "post", "sizes", "measures", "denied")
-SITE_KEYS = {"labels", "temporal", *SITE_WORD_KEYS}
+SITE_KEYS = {"labels", "temporal", "apart", *SITE_WORD_KEYS}
+APART_KEYS = {"words", "nouns"}
 NORMAL_KEYS = {"text", "unless", "abnormal", "negates"}
 SHORT_KEYS = {"text", "labels", "normal", "heldout"}
 TOP_KEYS = {
@@ -80,6 +81,19 @@ class Site:
     # Words that qualify a denied mention and keep it denied ("no definite X", "no large X").
     denied: List[str] = field(default_factory=list)
     temporal: Dict[str, List[str]] = field(default_factory=dict)
+    apart: Dict[str, "Apart"] = field(default_factory=dict)
+
+
+@dataclass
+class Apart:
+    """A label named by a qualifier and a noun with the place between them.
+
+    "acute left MCA infarct" is an acute infarct: `words` hold the qualifiers ("acute"),
+    `nouns` the nouns ("infarct"), which may name the label's ancestors.
+    """
+
+    words: List[str]
+    nouns: List[str]
 
 
 @dataclass
@@ -145,6 +159,22 @@ class Templates:
             if label in site.labels:
                 return site
         return None
+
+    def label_regex(self, schema: Schema, label: str) -> re.Pattern:
+        """Compile a regex that finds a label's mentions in generated text.
+
+        schema (Schema): The schema whose variants name the label.
+        label (str): The label name.
+        RETURNS (re.Pattern): Matches a variant, or a site's `apart` qualifier and noun with
+            up to three words between them ("acute left MCA territory infarct").
+        """
+        regex = mention_regex(schema.variants(label))
+        site = self.site_of(label)
+        if site is None or label not in site.apart:
+            return regex
+        apart = site.apart[label]
+        words, nouns = (mention_regex(w).pattern for w in (apart.words, apart.nouns))
+        return re.compile(rf"{regex.pattern}|{words}(?: [\w-]+){{1,3}} {nouns}", re.IGNORECASE)
 
     def heldout_patterns(self) -> List[str]:
         """RETURNS (List[str]): Every pattern of a held-out family."""
@@ -288,7 +318,26 @@ def _parse_site(path: Path, schema: Schema, name: str, raw: Any) -> Site:
     words["temporal"] = {
         lab: _strings(path, w, f"site '{name}' temporal of '{lab}'") for lab, w in temporal.items()
     }
-    return Site(name, labels, **words)
+    apart = raw.get("apart") or {}
+    if not isinstance(apart, dict):
+        raise _fail(path, f"site '{name}' apart must map label -> {{words: [...], nouns: [...]}}.")
+    if apart and not words["pre"]:
+        raise _fail(path, f"site '{name}' has `apart` labels but no `pre` places to put between.")
+    return Site(
+        name,
+        labels,
+        **words,
+        apart={lab: _parse_apart(path, name, labels, lab, value) for lab, value in apart.items()},
+    )
+
+
+def _parse_apart(path: Path, site: str, labels: List[str], label: str, raw: Any) -> Apart:
+    where = f"site '{site}' apart of '{label}'"
+    if label not in labels:
+        raise _fail(path, f"{where}: '{label}' is not one of the site's labels; add it there.")
+    if not isinstance(raw, dict) or set(raw) != APART_KEYS:
+        raise _fail(path, f"{where} must be a mapping with exactly the keys {sorted(APART_KEYS)}.")
+    return Apart(*(_strings(path, raw[key], f"{where} {key}") for key in ("words", "nouns")))
 
 
 def _parse_normal(path: Path, schema: Schema, raw: Any, where: str) -> List[NormalSentence]:
@@ -397,6 +446,11 @@ def _check_no_mentions(path: Path, schema: Schema, tpl: Templates) -> None:
         for words in site.temporal.values():
             for word in words:
                 check(word, f"site '{site.name}' temporal word")
+        for label, apart in site.apart.items():
+            for word in apart.words:
+                check(word, f"site '{site.name}' apart word of '{label}'")
+            for noun in apart.nouns:
+                check(noun, f"site '{site.name}' apart noun of '{label}'", schema.ancestors(label))
 
 
 def _check_coverage(path: Path, tpl: Templates) -> None:
