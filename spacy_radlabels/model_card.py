@@ -35,6 +35,12 @@ EVALUATION_SETS: List[Tuple[str, str, str]] = [
         "synthetic reports written only with phrasings and variants held out of training",
     ),
     (
+        "dev_cases",
+        "Hand-written dev cases",
+        "reports written by hand from the same phenomena; unlike the hard cases, their "
+        "errors were read while the templates were developed",
+    ),
+    (
         "hard_cases",
         "Hand-written hard cases",
         "reports written by hand with pseudo-negation, negation scope, hedges of different "

@@ -52,6 +52,7 @@ def workflow(tmp_path_factory, head_ct_corpus):
     sets = {
         "dev": head_ct_corpus / "dev.spacy",
         "test_heldout": head_ct_corpus / "test_heldout.spacy",
+        "dev_cases": ROOT / "assets" / "dev_cases.jsonl",
         "hard_cases": HARD_CASES,
     }
     for name, data in sets.items():
@@ -106,6 +107,7 @@ def test_package_readme_is_the_card(workflow, head_ct_corpus, tmp_path):
     for name, title in [
         ("dev", "Synthetic dev"),
         ("test_heldout", "Held-out templates"),
+        ("dev_cases", "Hand-written dev cases"),
         ("hard_cases", "Hand-written hard cases"),
     ]:
         scores = read_metrics(metrics, name)

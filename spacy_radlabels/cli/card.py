@@ -24,8 +24,8 @@ HELP = (
     "spaCy builds the package README from it: a one-line description, the sources, license "
     "and author, then the card (intended use, training data, evaluation on each set named "
     "for what it is, known failure modes, how to retrain, versions and hashes). Figures come "
-    "from METRICS/<set>/metrics.json for the sets dev, test_heldout, hard_cases, probe and "
-    "openi; sets without a file are left out."
+    "from METRICS/<set>/metrics.json for the sets dev, test_heldout, dev_cases, hard_cases, "
+    "probe and openi; sets without a file are left out."
 )
 
 
