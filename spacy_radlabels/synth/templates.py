@@ -69,6 +69,18 @@ class Family:
 
 
 @dataclass
+class Apart:
+    """A label named by a qualifier and a noun with the place between them.
+
+    "acute left MCA infarct" is an acute infarct: `words` hold the qualifiers ("acute"),
+    `nouns` the nouns ("infarct"), which may name the label's ancestors.
+    """
+
+    words: List[str]
+    nouns: List[str]
+
+
+@dataclass
 class Site:
     """Where a group of labels sits, and the words rendered around them."""
 
@@ -81,19 +93,7 @@ class Site:
     # Words that qualify a denied mention and keep it denied ("no definite X", "no large X").
     denied: List[str] = field(default_factory=list)
     temporal: Dict[str, List[str]] = field(default_factory=dict)
-    apart: Dict[str, "Apart"] = field(default_factory=dict)
-
-
-@dataclass
-class Apart:
-    """A label named by a qualifier and a noun with the place between them.
-
-    "acute left MCA infarct" is an acute infarct: `words` hold the qualifiers ("acute"),
-    `nouns` the nouns ("infarct"), which may name the label's ancestors.
-    """
-
-    words: List[str]
-    nouns: List[str]
+    apart: Dict[str, Apart] = field(default_factory=dict)
 
 
 @dataclass
