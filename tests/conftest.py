@@ -2,6 +2,7 @@
 
 import json
 import random
+import re
 from itertools import product
 from pathlib import Path
 from typing import Dict, List
@@ -22,6 +23,17 @@ PHRASES = {
     "uncertain": ["Possible {}.", "{} cannot be excluded."],
     "negative": ["No {}.", "No evidence of {}."],
 }
+
+
+def template_text(path: Path) -> str:
+    """Read a template file with its train_cases path made absolute, to write it elsewhere."""
+    text = path.read_text(encoding="utf8")
+    return re.sub(
+        r"^train_cases: (.+)$",
+        lambda m: f"train_cases: {path.parent / m.group(1)}",
+        text,
+        flags=re.M,
+    )
 
 
 def make_reports(seed: int = 0) -> List[Dict]:

@@ -13,7 +13,7 @@ from spacy_radlabels.synth import ReportGenerator, TemplateError, load_templates
 from spacy_radlabels.synth.templates import mention_regex
 from spacy_radlabels.tokenizer import add_report_infixes
 
-from .conftest import train_blank
+from .conftest import template_text, train_blank
 
 ROOT = Path(__file__).parent.parent
 CHEST = ROOT / "assets" / "schemas" / "chest_xray.yml"
@@ -174,7 +174,7 @@ def test_configs_add_the_report_tokenizer():
 
 
 def test_negates_with_an_unknown_label_names_file_and_sentence(tmp_path, schema):
-    text = schema.templates.read_text(encoding="utf8")
+    text = template_text(schema.templates)
     old = '{text: "Heart size is normal.",\n'
     assert old in text
     start = text.index(old)

@@ -25,7 +25,7 @@ from spacy_radlabels.synth import (
     mix_real,
     write_corpus,
 )
-from spacy_radlabels.synth.corpus import RealCorpusError
+from spacy_radlabels.synth.corpus import SPLITS, RealCorpusError
 from spacy_radlabels.synth.generator import (
     CARRIER,
     NEUTRAL_WORDS,
@@ -38,6 +38,8 @@ from spacy_radlabels.synth.generator import (
 )
 from spacy_radlabels.synth.grammar import deny, render_phrase
 from spacy_radlabels.synth.templates import SLOT_RE, Site, mention_regex
+
+from .conftest import template_text
 
 ROOT = Path(__file__).parent.parent
 HEAD_CT = ROOT / "assets" / "schemas" / "head_ct.yml"
@@ -89,7 +91,10 @@ def frame_hits(pattern: str, texts) -> list:
 
 def test_sizes_and_meta(corpus):
     out, meta = corpus
-    assert meta["sizes"] == {"train": 1800, "dev": 200, "test_heldout": 300}
+    # 1,800 synthetic reports in train and 200 in dev, with the head CT templates' 179
+    # training cases: a tenth of train (with repeats) and a tenth of them in dev.
+    assert meta["sizes"] == {"train": 2000, "dev": 218, "test_heldout": 300}
+    assert meta["train_cases"] == {"train": 200, "dev": 18}
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
     assert json.loads((out / "meta.json").read_text())["sizes"] == meta["sizes"]
 
@@ -117,10 +122,12 @@ def test_gold_respects_the_hierarchy(corpus, schema):
 
 
 def test_gold_labels_are_mentioned_in_the_text(corpus, schema, templates):
-    # A positive or uncertain label is written somewhere: itself or a descendant.
+    # A positive or uncertain label is written somewhere: itself or a descendant. The
+    # hand-written training cases use words of their own.
     regexes = {lab: templates.label_regex(schema, lab) for lab in schema.labels}
     checked, missed = 0, []
-    for record in read_jsonl(corpus[0] / "train.jsonl")[:500]:
+    records = read_jsonl(corpus[0] / "train.jsonl")
+    for record in [r for r in records if not r["id"].startswith("case-")][:500]:
         text = normalise(record["text"])
         for label, state in record["labels"].items():
             if state != "negative":
@@ -149,8 +156,12 @@ def test_no_heldout_phrasing_in_train(corpus, templates):
 
 
 def assert_no_heldout_phrasing(out: Path, templates) -> None:
-    train = [normalise(r["text"]) for r in read_jsonl(out / "train.jsonl")]
-    train += [normalise(r["text"]) for r in read_jsonl(out / "dev.jsonl")]
+    records = read_jsonl(out / "train.jsonl") + read_jsonl(out / "dev.jsonl")
+    assert_no_heldout_phrasing_in([r["text"] for r in records], templates)
+
+
+def assert_no_heldout_phrasing_in(texts, templates) -> None:
+    train = [normalise(text) for text in texts]
     for pattern in templates.heldout_patterns():
         hits = frame_hits(pattern, train)
         assert not hits, (pattern, hits[:1])
@@ -227,9 +238,10 @@ def test_real_reports_mix_in_at_the_ratio(tmp_path, schema, templates):
         real=real,
         real_ratio=0.5,
     )
-    assert meta["real"] == {"train": 90, "dev": 1}
+    # Half of a train set of 90 synthetic reports and the templates' 10 training cases.
+    assert meta["real"] == {"train": 100, "dev": 1}
     texts = [r["text"] for r in read_jsonl(tmp_path / "out" / "train.jsonl")]
-    assert sum(t.startswith("Real report") for t in texts) == 90
+    assert sum(t.startswith("Real report") for t in texts) == 100
     dev = read_jsonl(tmp_path / "out" / "dev.jsonl")
     assert dev[-1]["labels"] == {"subdural_haematoma": "positive", "haemorrhage": "positive"}
 
@@ -251,7 +263,7 @@ def test_real_report_errors_name_file_doc_and_label(tmp_path, schema, templates)
 
 
 def write_templates(tmp_path: Path, old: str, new: str) -> Path:
-    text = TEMPLATES.read_text(encoding="utf8")
+    text = template_text(TEMPLATES)
     assert old in text
     path = tmp_path / "templates.yml"
     path.write_text(text.replace(old, new), encoding="utf8")
@@ -316,6 +328,16 @@ def write_templates(tmp_path: Path, old: str, new: str) -> Path:
             "name: head_ct\n",
             "name: head_ct\nhedged_again_share: -0.1\n",
             "hedged_again_share must be a number from 0 to 0.5, not -0.1",
+        ),
+        (
+            "train_cases_share: 0.1\n",
+            "",
+            "train_cases needs train_cases_share, their share of train (0 to 0.5)",
+        ),
+        (
+            "train_cases_share: 0.1\n",
+            "train_cases_share: 0.9\n",
+            "train_cases_share must be a number from 0 to 0.5, not 0.9",
         ),
         (
             "      old_ischaemic_stroke: {words:",
@@ -414,8 +436,11 @@ def test_cli_errors_name_the_file(tmp_path, cli):
     assert isinstance(cli, typer.Typer)
 
 
-# Hand-written reports: the hard cases are a test set; the dev cases are read for errors.
-@pytest.mark.parametrize("name,size", [("hard_cases", 100), ("dev_cases", 80)])
+# Hand-written reports: the hard cases are a test set; the dev cases are read for errors;
+# the training cases are mixed into the corpus (the templates' `train_cases`).
+@pytest.mark.parametrize(
+    "name,size", [("hard_cases", 100), ("dev_cases", 80), ("train_cases", 150)]
+)
 def test_hard_cases_are_complete_and_consistent(schema, name, size):
     records = read_jsonl(ROOT / "assets" / f"{name}.jsonl")
     assert len(records) >= size
@@ -431,11 +456,15 @@ def test_hard_cases_are_complete_and_consistent(schema, name, size):
     assert positive == set(schema.labels)
 
 
-# The dev cases also report other abnormalities (emphysema, a hiatal hernia), which leave No
-# Finding absent though no label is found; the hard cases do not.
+# The dev and training cases also report other abnormalities (emphysema, a hiatal hernia),
+# which leave No Finding absent though no label is found; the hard cases do not.
 @pytest.mark.parametrize(
     "name,size,other_abnormalities",
-    [("hard_cases_chest", 40, False), ("dev_cases_chest", 70, True)],
+    [
+        ("hard_cases_chest", 40, False),
+        ("dev_cases_chest", 70, True),
+        ("train_cases_chest", 150, True),
+    ],
 )
 def test_chest_hard_cases_are_complete_and_follow_chexpert(name, size, other_abnormalities):
     chest = load_schema(ROOT / "assets" / "schemas" / "chest_xray.yml")
@@ -457,6 +486,63 @@ def test_chest_hard_cases_are_complete_and_follow_chexpert(name, size, other_abn
             assert gold["no_finding"] == "positive", report.id
         positive.update(label for label, state in gold.items() if state == "positive")
     assert positive == set(chest.labels)
+
+
+@pytest.mark.parametrize("name", ["head_ct", "chest_xray"])
+def test_train_cases_keep_out_heldout_phrasing_and_test_reports(name):
+    # test_heldout measures unseen wording, and the dev and hard cases text no model saw.
+    schema = load_schema(ROOT / "assets" / "schemas" / f"{name}.yml")
+    templates = load_templates(schema.templates, schema)
+    texts = [r["text"] for r in read_jsonl(templates.train_cases)]
+    assert_no_heldout_phrasing_in(texts, templates)
+    held = {normalise(text) for text in templates.heldout_short_texts()}
+    assert not {s for t in texts for s in re.split(r"(?<=\.)\s+", normalise(t))} & held
+    suffix = "_chest" if name == "chest_xray" else ""
+    others = {
+        normalise(r["text"])
+        for kind in ("dev_cases", "hard_cases")
+        for r in read_jsonl(ROOT / "assets" / f"{kind}{suffix}.jsonl")
+    }
+    assert not {normalise(text) for text in texts} & others
+
+
+def test_train_cases_go_to_train_and_dev_only(tmp_path, schema, templates):
+    meta = write_corpus(schema, templates, tmp_path, n=400, seed=0, n_heldout=50)
+    cases = {r["text"]: r["labels"] for r in read_jsonl(templates.train_cases)}
+    records = {split: read_jsonl(tmp_path / f"{split}.jsonl") for split in SPLITS}
+    drawn = {
+        split: [r for r in rows if r["id"].startswith("case-")] for split, rows in records.items()
+    }
+    assert len(drawn["train"]) == meta["train_cases"]["train"] == round(0.1 / 0.9 * 360)
+    assert len(drawn["dev"]) == meta["train_cases"]["dev"] == round(0.1 * len(cases))
+    assert not drawn["test_heldout"]
+    assert not {r["text"] for r in drawn["dev"]} & {r["text"] for r in drawn["train"]}
+    for record in drawn["train"] + drawn["dev"]:
+        assert cases[record["text"]] == record["labels"]
+
+
+def test_train_case_errors_name_file_and_line(tmp_path, schema):
+    cases = tmp_path / "cases.jsonl"
+    full = {label: "negative" for label in schema.labels}
+    partial = {label: state for label, state in full.items() if label != "haemorrhage"}
+    rows = [{"id": "a", "text": "No bleed.", "labels": full}]
+    rows.append({"id": "b", "text": "No SAH.", "labels": partial})
+    cases.write_text("\n".join(json.dumps(row) for row in rows) + "\n", encoding="utf8")
+    path = tmp_path / "templates.yml"
+
+    def with_cases(name: str):
+        text = re.sub(
+            r"^train_cases: .*$", f"train_cases: {name}", template_text(TEMPLATES), flags=re.M
+        )
+        path.write_text(text, encoding="utf8")
+        return load_templates(path, schema)
+
+    message = f"{cases}, line 2: case b gives no state for ['haemorrhage']"
+    with pytest.raises(RealCorpusError, match=re.escape(message)):
+        write_corpus(schema, with_cases(cases.name), tmp_path / "out", n=10)
+    missing = tmp_path / "nope.jsonl"
+    with pytest.raises(TemplateError, match=re.escape(f"train_cases file {missing} not found")):
+        with_cases(missing.name)
 
 
 def test_heldout_phrasing_recombines_seen_words(templates):

@@ -97,6 +97,7 @@ def synth_cli(
     ),
 ) -> None:
     """Generate train/dev/test_heldout corpora from a schema and templates."""
+    from ..io import InputError
     from ..schema import SchemaError, load_schema
     from ..synth import TemplateError, load_templates, write_corpus
     from ..synth.corpus import RealCorpusError
@@ -124,13 +125,18 @@ def synth_cli(
             short_ratio=short_ratio,
             carrier_ratio=carrier_ratio,
         )
-    except (SchemaError, TemplateError, RealCorpusError, OSError) as err:
+    except (SchemaError, TemplateError, RealCorpusError, InputError, OSError) as err:
         fail(str(err))
     sizes = meta["sizes"]
     typer.echo(
         f"✔ Wrote {sizes['train']} train, {sizes['dev']} dev and "
         f"{sizes['test_heldout']} test_heldout reports -> {output_dir}"
     )
+    if meta["train_cases"]["train"]:
+        typer.echo(
+            f"  hand-written training cases: {meta['train_cases']['train']} in train (with "
+            f"repeats), {meta['train_cases']['dev']} in dev"
+        )
     if real is not None:
         typer.echo(
             f"  real reports: {meta['real']['train']} in train (with repeats), "

@@ -1,4 +1,5 @@
-"""Corpus files: train/dev/test_heldout `.spacy` DocBins with `.jsonl` twins, real-report mixing.
+"""Corpus files: train/dev/test_heldout `.spacy` DocBins with `.jsonl` twins, mixing in
+hand-written training cases and real reports.
 
 Every output is a pure function of the schema, templates, sizes and seed: the same inputs
 give byte-identical files.
@@ -15,6 +16,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from srsly import msgpack
 
+from ..annotations import read_annotated
 from ..schema import Schema
 from .generator import ReportGenerator
 from .templates import Templates
@@ -93,6 +95,56 @@ def read_real(path: Union[str, Path], nlp: Language, schema: Schema) -> List[Ent
                     f"'{state}'; the schema allows {schema.states}."
                 )
     return [(f"real-{i:06d}", doc) for i, doc in enumerate(docs)]
+
+
+def read_cases(path: Path, nlp: Language, schema: Schema) -> List[Entry]:
+    """Read hand-written training cases: a JSONL file of reports with every label's state.
+
+    path (Path): The file a template file's `train_cases` names.
+    nlp (Language): Supplies the tokenizer.
+    schema (Schema): The labels and states the gold must use.
+    RETURNS (List[Entry]): ("case-<id>", doc) pairs, in file order.
+    """
+    entries = []
+    for report in read_annotated(path, schema.labels, schema.states, coding="states"):
+        missing = [label for label in schema.labels if label not in report.labels]
+        if missing:
+            raise RealCorpusError(
+                f"{path}, line {report.line}: case {report.id} gives no state for {missing}. "
+                "A training case states every label of the schema."
+            )
+        doc = nlp.make_doc(report.text)
+        doc._.labels = dict(report.labels)
+        entries.append((f"case-{report.id}", doc))
+    if not entries:
+        raise RealCorpusError(f"{path}: the file holds no cases.")
+    return entries
+
+
+def mix_annotated(
+    train: List[Entry],
+    dev: List[Entry],
+    annotated: List[Entry],
+    ratio: float,
+    dev_fraction: float,
+    rng: random.Random,
+) -> Tuple[List[Entry], List[Entry], Dict[str, int]]:
+    """Put dev_fraction of the annotated reports in dev and mix the rest into train.
+
+    train (List[Entry]): The train entries so far.
+    dev (List[Entry]): The dev entries so far.
+    annotated (List[Entry]): Real reports or hand-written cases, shuffled here.
+    ratio (float): Their share of the mixed train set, in [0, 1).
+    dev_fraction (float): Their share put in dev.
+    rng (random.Random): The random source.
+    RETURNS (Tuple[List[Entry], List[Entry], Dict[str, int]]): Train, dev, and how many
+        annotated entries each holds.
+    """
+    annotated = list(annotated)
+    rng.shuffle(annotated)
+    n_dev = round(len(annotated) * dev_fraction)
+    mixed = mix_real(train, annotated[n_dev:], ratio, rng)
+    return mixed, dev + annotated[:n_dev], {"train": len(mixed) - len(train), "dev": n_dev}
 
 
 def mix_real(
@@ -174,14 +226,16 @@ def write_corpus(
     """Generate and write train, dev and held-out-template test corpora.
 
     schema (Schema): The labels.
-    templates (Templates): The templates; held-out families only render test_heldout.
+    templates (Templates): The templates; held-out families only render test_heldout, and
+        their hand-written training cases (`train_cases`) go to train and dev only.
     output_dir (Union[str, Path]): Where train/dev/test_heldout .spacy + .jsonl go.
     n (int): Synthetic reports in train + dev.
     seed (int): The seed; the same seed gives byte-identical files.
     dev_fraction (float): Share of the n reports (and of real reports) put in dev.
     n_heldout (int): Reports in test_heldout.
     real (Optional[Union[str, Path]]): A user's annotated .spacy file to mix in.
-    real_ratio (float): Share of real reports in the mixed train set, in [0, 1).
+    real_ratio (float): Share of real reports in the mixed train set (with the templates'
+        training cases), in [0, 1).
     lang (str): Language of the tokenizer.
     short_ratio (float): Share of synthetic items that are short text (impressions,
         sentences, fragments, label-free text) instead of whole reports, in [0, 1].
@@ -203,16 +257,23 @@ def write_corpus(
         schema, templates, heldout=True, short_ratio=short_ratio, carrier_ratio=carrier_ratio
     )
     test = generate_entries(nlp, heldout, n_heldout, f"{seed}-heldout", "synth-heldout")
+    n_cases = {"train": 0, "dev": 0}
+    if templates.train_cases is not None:
+        cases = read_cases(templates.train_cases, nlp, schema)
+        train, dev, n_cases = mix_annotated(
+            train,
+            dev,
+            cases,
+            templates.train_cases_share,
+            dev_fraction,
+            random.Random(f"{seed}-cases"),
+        )
     n_real = {"train": 0, "dev": 0}
     if real is not None:
-        rng = random.Random(f"{seed}-real")
         real_entries = read_real(real, nlp, schema)
-        rng.shuffle(real_entries)
-        n_real_dev = round(len(real_entries) * dev_fraction)
-        dev = dev + real_entries[:n_real_dev]
-        synthetic = len(train)
-        train = mix_real(train, real_entries[n_real_dev:], real_ratio, rng)
-        n_real = {"train": len(train) - synthetic, "dev": n_real_dev}
+        train, dev, n_real = mix_annotated(
+            train, dev, real_entries, real_ratio, dev_fraction, random.Random(f"{seed}-real")
+        )
     for name, entries in zip(SPLITS, (train, dev, test)):
         write_split(entries, output_dir / name)
     meta: Dict[str, object] = {
@@ -222,6 +283,7 @@ def write_corpus(
         "short_ratio": short_ratio,
         "carrier_ratio": carrier_ratio,
         "sizes": {"train": len(train), "dev": len(dev), "test_heldout": len(test)},
+        "train_cases": n_cases,
         "real": n_real,
         "train_label_counts": label_counts(train, schema.labels),
     }

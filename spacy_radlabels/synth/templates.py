@@ -37,6 +37,8 @@ TOP_KEYS = {
     "include",
     "differential_share",
     "hedged_again_share",
+    "train_cases",
+    "train_cases_share",
     "heldout_variants",
     "headers",
     "sites",
@@ -148,6 +150,10 @@ class Templates:
     differential_share: Optional[float] = None
     # Share of positive findings stated once more, hedged, in the same section.
     hedged_again_share: float = 0.0
+    # Hand-written reports with gold mixed into train and dev (never test_heldout), and
+    # their share of train.
+    train_cases: Optional[Path] = None
+    train_cases_share: float = 0.0
 
     def site_of(self, label: str) -> Optional[Site]:
         """Find the site of a label.
@@ -567,6 +573,21 @@ def _included_families(path: Path, schema: Schema, data: Dict[str, Any]) -> List
     return families
 
 
+def _parse_train_cases(path: Path, data: Dict[str, Any]) -> Optional[Path]:
+    # The path is relative to the template file's folder, as include paths are.
+    name = data.get("train_cases")
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise _fail(path, f"train_cases must be a path to a .jsonl file, not {name!r}.")
+    cases = path.parent / name
+    if not cases.is_file():
+        raise _fail(path, f"train_cases file {cases} not found. Fix the path in 'train_cases'.")
+    if data.get("train_cases_share") is None:
+        raise _fail(path, "train_cases needs train_cases_share, their share of train (0 to 0.5).")
+    return cases
+
+
 def _parse_share(path: Path, data: Dict[str, Any], key: str) -> Optional[float]:
     value = data.get(key)
     if value is None:
@@ -674,6 +695,8 @@ def load_templates(path: Union[str, Path], schema: Schema) -> Templates:
         label_free=_parse_short(path, schema, data.get("label_free"), "label_free", False),
         differential_share=_parse_share(path, data, "differential_share"),
         hedged_again_share=_parse_share(path, data, "hedged_again_share") or 0.0,
+        train_cases=_parse_train_cases(path, data),
+        train_cases_share=_parse_share(path, data, "train_cases_share") or 0.0,
     )
     for key in ("clinical", "findings", "impression"):
         if not tpl.headers[key]:
