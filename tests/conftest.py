@@ -115,9 +115,10 @@ def trained_pipeline(tmp_path_factory, trained_nlp) -> Path:
 
 @pytest.fixture(scope="session")
 def head_ct_corpus(tmp_path_factory) -> Path:
-    """A small synthetic head CT corpus as `synth` writes it: 108 train, 12 dev, 20 held-out.
+    """A small head CT corpus as `synth` writes it: 108 synthetic train reports and 12 of the
+    templates' training cases, 12 synthetic dev reports and 18 cases, 20 held-out.
 
-    108 train reports clear `spacy debug data`'s minimum of 100.
+    108 synthetic train reports clear `spacy debug data`'s minimum of 100.
     """
     schema = load_schema(HEAD_CT)
     out = tmp_path_factory.mktemp("head_ct_corpus")

@@ -102,10 +102,16 @@ def test_package_readme_is_the_card(workflow, head_ct_corpus, tmp_path):
     positions = [readme.index(f"### {section}\n") for section in CARD_SECTIONS]
     assert positions == sorted(positions) and readme.index("### Accuracy") < positions[0]
     corpus = json.loads((head_ct_corpus / "meta.json").read_text(encoding="utf8"))
-    assert f"{corpus['sizes']['train']} synthetic reports for training" in readme
+    # The templates' hand-written training cases are counted apart from the synthetic reports.
+    cases = corpus["train_cases"]
+    synthetic = corpus["sizes"]["train"] - cases["train"]
+    assert f"{synthetic} synthetic reports for training" in readme
+    assert f"Mixed in: {cases['cases']} hand-written reports" in readme
+    assert "Trained on synthetic reports with 179 hand-written ones;" in readme.splitlines()[0]
+    assert "179 hand-written reports (the templates' cases)" in table_row(readme, "**Sources**")[1]
     # Each set is named for what it is, and its figures are the metrics files'.
     for name, title in [
-        ("dev", "Synthetic dev"),
+        ("dev", "Dev"),
         ("test_heldout", "Held-out templates"),
         ("dev_cases", "Hand-written dev cases"),
         ("hard_cases", "Hand-written hard cases"),
@@ -155,7 +161,7 @@ def test_missing_metrics_leave_their_rows_out(workflow, head_ct_corpus, tmp_path
     shutil.copytree(metrics / "dev", tmp_path / "dev")
     meta = build_card_meta(model, head_ct_corpus, HEAD_CT, tmp_path)
     notes = meta["notes"]
-    assert "| Synthetic dev |" in notes
+    assert "| Dev |" in notes
     assert "Held-out templates |" not in notes and "Probe suite" not in notes
     assert "Not measured: no hard-case or probe metrics" in notes
     assert meta["radlabels"]["metrics"] == ["dev"]
@@ -167,7 +173,10 @@ def test_real_reports_in_training_are_stated(workflow, head_ct_corpus, tmp_path)
     corpus["real"] = {"train": 30, "dev": 3}
     srsly.write_json(tmp_path / "meta.json", corpus)
     meta = build_card_meta(model, tmp_path, HEAD_CT, metrics)
-    assert "Trained on synthetic and 33 real reports;" in meta["description"]
+    assert (
+        "Trained on synthetic reports with 179 hand-written and 33 real ones;"
+        in meta["description"]
+    )
     assert {"name": "33 annotated real reports"} in meta["sources"]
     assert "30 annotated real reports in training and 3 in dev" in meta["notes"]
     assert "| Dev | " in meta["notes"] and "Synthetic dev" not in meta["notes"]

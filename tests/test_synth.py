@@ -94,7 +94,7 @@ def test_sizes_and_meta(corpus):
     # 1,800 synthetic reports in train and 200 in dev, with the head CT templates' 179
     # training cases: a tenth of train (with repeats) and a tenth of them in dev.
     assert meta["sizes"] == {"train": 2000, "dev": 218, "test_heldout": 300}
-    assert meta["train_cases"] == {"train": 200, "dev": 18}
+    assert meta["train_cases"] == {"cases": 179, "train": 200, "dev": 18}
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
     assert json.loads((out / "meta.json").read_text())["sizes"] == meta["sizes"]
 

@@ -257,10 +257,11 @@ def write_corpus(
         schema, templates, heldout=True, short_ratio=short_ratio, carrier_ratio=carrier_ratio
     )
     test = generate_entries(nlp, heldout, n_heldout, f"{seed}-heldout", "synth-heldout")
-    n_cases = {"train": 0, "dev": 0}
+    n_cases = {"cases": 0, "train": 0, "dev": 0}
     if templates.train_cases is not None:
         cases = read_cases(templates.train_cases, nlp, schema)
-        train, dev, n_cases = mix_annotated(
+        n_cases["cases"] = len(cases)
+        train, dev, mixed = mix_annotated(
             train,
             dev,
             cases,
@@ -268,6 +269,7 @@ def write_corpus(
             dev_fraction,
             random.Random(f"{seed}-cases"),
         )
+        n_cases.update(mixed)
     n_real = {"train": 0, "dev": 0}
     if real is not None:
         real_entries = read_real(real, nlp, schema)
