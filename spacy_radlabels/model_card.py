@@ -19,7 +19,7 @@ from . import __version__
 from .io import checksum
 from .report import fmt, markdown_table
 from .schema import Schema, load_schema
-from .synth.templates import included_files
+from .synth.templates import included_files, train_cases_file
 
 METRICS_FILE = "metrics.json"
 # (metrics subfolder, name in the card, what the set is) for the sets `evaluate` scores.
@@ -428,7 +428,7 @@ def training_data(
     if n_cases(corpus):
         lines.append(
             f"- Mixed in: {n_cases(corpus)} hand-written reports (the templates' training "
-            "cases, written from the reporting phenomena by people who had not read the "
+            "cases, written from the reporting phenomena by writers who had not read the "
             f"templates), {cases.get('train', 0)} times in training with repeats and "
             f"{cases.get('dev', 0)} in dev."
         )
@@ -631,19 +631,25 @@ def provenance_section(provenance: Dict[str, Any], meta: Dict[str, Any]) -> str:
         lines.append(f"- Templates `{templates['file']}`: sha256 `{templates['sha256']}`")
         for inc in templates.get("includes", []):
             lines.append(f"- Included templates `{inc['file']}`: sha256 `{inc['sha256']}`")
+        cases = templates.get("train_cases")
+        if cases:
+            lines.append(f"- Training cases `{cases['file']}`: sha256 `{cases['sha256']}`")
     return "\n".join(lines)
 
 
 def template_provenance(path: Path) -> Dict[str, Any]:
-    """Name and hash a template file and the files it includes.
+    """Name and hash a template file, the files it includes and its training cases.
 
     path (Path): The template YAML file.
-    RETURNS (Dict[str, Any]): {"file", "sha256", "includes": [{"file", "sha256"}, ...]}.
+    RETURNS (Dict[str, Any]): {"file", "sha256", "includes": [{"file", "sha256"}, ...],
+        "train_cases": {"file", "sha256"} or None}.
     """
+    cases = train_cases_file(path)
     return {
         "file": path.name,
         "sha256": checksum(path),
         "includes": [{"file": inc.name, "sha256": checksum(inc)} for inc in included_files(path)],
+        "train_cases": {"file": cases.name, "sha256": checksum(cases)} if cases else None,
     }
 
 

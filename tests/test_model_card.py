@@ -151,6 +151,10 @@ def test_package_readme_is_the_card(workflow, head_ct_corpus, tmp_path):
     templates = ROOT / "assets" / "templates" / "head_ct.yml"
     assert provenance["templates"]["sha256"] == hashlib.sha256(templates.read_bytes()).hexdigest()
     assert provenance["templates"]["includes"] == []
+    cases = ROOT / "assets" / "train_cases.jsonl"
+    sha = hashlib.sha256(cases.read_bytes()).hexdigest()
+    assert provenance["templates"]["train_cases"] == {"file": "train_cases.jsonl", "sha256": sha}
+    assert f"Training cases `train_cases.jsonl`: sha256 `{sha}`" in readme
     assert provenance["schema"]["sha256"] in readme
     assert provenance["corpus"]["sizes"] == corpus["sizes"]
     assert packaged["license"] == "MIT" and packaged["url"] == "https://example.org"

@@ -638,6 +638,16 @@ def included_files(path: Union[str, Path]) -> List[Path]:
     return _include_paths(path, _read(path))
 
 
+def train_cases_file(path: Union[str, Path]) -> Optional[Path]:
+    """Return the hand-written training cases a template file names (for provenance hashes).
+
+    path (Union[str, Path]): The template YAML file.
+    RETURNS (Optional[Path]): Its `train_cases` file, or None.
+    """
+    path = Path(path)
+    return _parse_train_cases(path, _read(path))
+
+
 def load_templates(path: Union[str, Path], schema: Schema) -> Templates:
     """Load and validate a template file against a schema.
 
