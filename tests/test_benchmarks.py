@@ -154,7 +154,7 @@ def test_openi_compares_rule_baseline_and_models(openi_file, tmp_path):
     for cell, scores in zip(cells, metrics["systems"].values()):
         invented, normal = scores["normal_with_finding"]
         assert cell == f"{invented} / {normal}" and normal == n_normal and invented <= normal
-    table = evaluation({"openi": metrics}, has_performance=False, real_dev=0)
+    table = evaluation({"openi": metrics}, has_performance=False, mixed="")
     for system, scores in metrics["systems"].items():
         assert f"| {system} | {fmt(scores['micro_f'])} | {fmt(scores['macro_f'])} |" in table
 
