@@ -429,7 +429,7 @@ def training_data(
         lines.append(
             f"- Mixed in: {n_cases(corpus)} hand-written reports (the templates' training "
             "cases, written from the reporting phenomena by writers who had not read the "
-            f"templates), {cases.get('train', 0)} times in training with repeats and "
+            f"templates): {cases.get('train', 0)} training items (with repeats) and "
             f"{cases.get('dev', 0)} in dev."
         )
     if n_real(corpus):

@@ -116,7 +116,7 @@ def trained_pipeline(tmp_path_factory, trained_nlp) -> Path:
 @pytest.fixture(scope="session")
 def head_ct_corpus(tmp_path_factory) -> Path:
     """A small head CT corpus as `synth` writes it: 108 synthetic train reports and 12 of the
-    templates' training cases, 12 synthetic dev reports and 18 cases, 20 held-out.
+    templates' training cases, 12 synthetic dev reports and a tenth of the cases, 20 held-out.
 
     108 synthetic train reports clear `spacy debug data`'s minimum of 100.
     """

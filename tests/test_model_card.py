@@ -107,8 +107,9 @@ def test_package_readme_is_the_card(workflow, head_ct_corpus, tmp_path):
     synthetic = corpus["sizes"]["train"] - cases["train"]
     assert f"{synthetic} synthetic reports for training" in readme
     assert f"Mixed in: {cases['cases']} hand-written reports" in readme
-    assert "Trained on synthetic reports with 179 hand-written ones;" in readme.splitlines()[0]
-    assert "179 hand-written reports (the templates' cases)" in table_row(readme, "**Sources**")[1]
+    n = cases["cases"]
+    assert f"Trained on synthetic reports with {n} hand-written ones;" in readme.splitlines()[0]
+    assert f"{n} hand-written reports (the templates' cases)" in table_row(readme, "**Sources**")[1]
     # Each set is named for what it is, and its figures are the metrics files'.
     for name, title in [
         ("dev", "Dev"),
@@ -177,8 +178,9 @@ def test_real_reports_in_training_are_stated(workflow, head_ct_corpus, tmp_path)
     corpus["real"] = {"train": 30, "dev": 3}
     srsly.write_json(tmp_path / "meta.json", corpus)
     meta = build_card_meta(model, tmp_path, HEAD_CT, metrics)
+    n = corpus["train_cases"]["cases"]
     assert (
-        "Trained on synthetic reports with 179 hand-written and 33 real ones;"
+        f"Trained on synthetic reports with {n} hand-written and 33 real ones;"
         in meta["description"]
     )
     assert {"name": "33 annotated real reports"} in meta["sources"]

@@ -91,10 +91,11 @@ def frame_hits(pattern: str, texts) -> list:
 
 def test_sizes_and_meta(corpus):
     out, meta = corpus
-    # 1,800 synthetic reports in train and 200 in dev, with the head CT templates' 179
-    # training cases: a tenth of train (with repeats) and a tenth of them in dev.
-    assert meta["sizes"] == {"train": 2000, "dev": 218, "test_heldout": 300}
-    assert meta["train_cases"] == {"cases": 179, "train": 200, "dev": 18}
+    # 1,800 synthetic reports in train and 200 in dev, with the head CT templates' training
+    # cases: a tenth of train (with repeats) and a tenth of them in dev.
+    n_cases = len(read_jsonl(ROOT / "assets" / "train_cases.jsonl"))
+    assert meta["sizes"] == {"train": 2000, "dev": 200 + round(n_cases / 10), "test_heldout": 300}
+    assert meta["train_cases"] == {"cases": n_cases, "train": 200, "dev": round(n_cases / 10)}
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
     assert json.loads((out / "meta.json").read_text())["sizes"] == meta["sizes"]
 
