@@ -445,12 +445,9 @@ def training_data(
 
 def mixed_dev(corpus: Dict[str, Any]) -> str:
     """Say what dev holds besides synthetic reports, e.g. "18 hand-written cases", or ""."""
-    found = [
-        f"{(corpus.get(key) or {}).get('dev', 0)} {kind}"
-        for key, kind in (("train_cases", "hand-written cases"), ("real", "annotated real reports"))
-        if (corpus.get(key) or {}).get("dev", 0)
-    ]
-    return " and ".join(found)
+    kinds = (("train_cases", "hand-written cases"), ("real", "annotated real reports"))
+    counts = [((corpus.get(key) or {}).get("dev", 0), kind) for key, kind in kinds]
+    return " and ".join(f"{n} {kind}" for n, kind in counts if n)
 
 
 def evaluation(metrics: Dict[str, Dict[str, Any]], has_performance: bool, mixed: str) -> str:

@@ -336,6 +336,11 @@ def write_templates(tmp_path: Path, old: str, new: str) -> Path:
             "train_cases needs train_cases_share, their share of train (0 to 0.5)",
         ),
         (
+            f"train_cases: {TEMPLATES.parent / '../train_cases.jsonl'}\n",
+            "",
+            "train_cases_share needs train_cases, the .jsonl file of cases",
+        ),
+        (
             "train_cases_share: 0.1\n",
             "train_cases_share: 0.9\n",
             "train_cases_share must be a number from 0 to 0.5, not 0.9",

@@ -577,6 +577,8 @@ def _parse_train_cases(path: Path, data: Dict[str, Any]) -> Optional[Path]:
     # The path is relative to the template file's folder, as include paths are.
     name = data.get("train_cases")
     if name is None:
+        if data.get("train_cases_share") is not None:
+            raise _fail(path, "train_cases_share needs train_cases, the .jsonl file of cases.")
         return None
     if not isinstance(name, str):
         raise _fail(path, f"train_cases must be a path to a .jsonl file, not {name!r}.")
