@@ -578,7 +578,11 @@ def _parse_train_cases(path: Path, data: Dict[str, Any]) -> Optional[Path]:
     name = data.get("train_cases")
     if name is None:
         if data.get("train_cases_share") is not None:
-            raise _fail(path, "train_cases_share needs train_cases, the .jsonl file of cases.")
+            raise _fail(
+                path,
+                "train_cases_share needs train_cases, the .jsonl file of cases: "
+                "add it or drop the share.",
+            )
         return None
     if not isinstance(name, str):
         raise _fail(path, f"train_cases must be a path to a .jsonl file, not {name!r}.")
