@@ -478,10 +478,14 @@ def test_chest_hard_cases_are_complete_and_follow_chexpert(name, size, other_abn
     reports = list(read_annotated(path, chest.labels, chest.states, coding="states"))
     assert len(reports) >= size
     assert len({report.id for report in reports}) == len(reports)
+    opacity_word = mention_regex(chest.variants("lung_opacity"))
     positive = set()
     for report in reports:
         gold = report.labels
         assert list(gold) == chest.labels, report.id
+        # Only an opacity-type word states Lung Opacity: "lungs are clear" leaves it absent.
+        if gold["lung_opacity"] == "negative":
+            assert opacity_word.search(report.text), report.id
         findings = [label for label in chest.labels if chest.group(label) == "finding"]
         found = any(gold[label] in ("positive", "uncertain") for label in findings)
         if found:
