@@ -25,7 +25,7 @@ from spacy_radlabels.synth import (
     mix_real,
     write_corpus,
 )
-from spacy_radlabels.synth.corpus import SPLITS, RealCorpusError
+from spacy_radlabels.synth.corpus import CASE_ID_PREFIX, SPLITS, RealCorpusError
 from spacy_radlabels.synth.generator import (
     CARRIER,
     NEUTRAL_WORDS,
@@ -128,7 +128,7 @@ def test_gold_labels_are_mentioned_in_the_text(corpus, schema, templates):
     regexes = {lab: templates.label_regex(schema, lab) for lab in schema.labels}
     checked, missed = 0, []
     records = read_jsonl(corpus[0] / "train.jsonl")
-    for record in [r for r in records if not r["id"].startswith("case-")][:500]:
+    for record in [r for r in records if not r["id"].startswith(CASE_ID_PREFIX)][:500]:
         text = normalise(record["text"])
         for label, state in record["labels"].items():
             if state != "negative":
@@ -521,7 +521,8 @@ def test_train_cases_go_to_train_and_dev_only(tmp_path, schema, templates):
     cases = {r["text"]: r["labels"] for r in read_jsonl(templates.train_cases)}
     records = {split: read_jsonl(tmp_path / f"{split}.jsonl") for split in SPLITS}
     drawn = {
-        split: [r for r in rows if r["id"].startswith("case-")] for split, rows in records.items()
+        split: [r for r in rows if r["id"].startswith(CASE_ID_PREFIX)]
+        for split, rows in records.items()
     }
     assert len(drawn["train"]) == meta["train_cases"]["train"] == round(0.1 / 0.9 * 360)
     assert len(drawn["dev"]) == meta["train_cases"]["dev"] == round(0.1 * len(cases))
@@ -603,7 +604,7 @@ def chest(tmp_path_factory):
     meta = write_corpus(
         chest_schema, chest_templates, out, n=1500, seed=3, n_heldout=0, short_ratio=0.0
     )
-    records = [r for r in read_jsonl(out / "train.jsonl") if not r["id"].startswith("case-")]
+    records = [r for r in read_jsonl(out / "train.jsonl") if not r["id"].startswith(CASE_ID_PREFIX)]
     return chest_schema, chest_templates, records, meta
 
 

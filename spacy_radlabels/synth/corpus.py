@@ -24,6 +24,8 @@ from .templates import Templates
 # One corpus entry: its id and its doc, gold in doc._.labels.
 Entry = Tuple[str, Doc]
 SPLITS = ("train", "dev", "test_heldout")
+# Ids of hand-written training cases in a corpus start with this: "case-<id>".
+CASE_ID_PREFIX = "case-"
 # Default share of short items: on head CT it took spurious positives on hand-written short
 # sentences from 11-22% to under 1%; 0.25 lost more target accuracy on them.
 SHORT_RATIO = 0.1
@@ -115,7 +117,7 @@ def read_cases(path: Path, nlp: Language, schema: Schema) -> List[Entry]:
             )
         doc = nlp.make_doc(report.text)
         doc._.labels = dict(report.labels)
-        entries.append((f"case-{report.id}", doc))
+        entries.append((f"{CASE_ID_PREFIX}{report.id}", doc))
     if not entries:
         raise RealCorpusError(f"{path}: the file holds no cases.")
     return entries
