@@ -335,8 +335,10 @@ class RadLabels(TrainablePipe):
                         f"{noun} and cannot be resized to {list(names)}: add a new component "
                         "instead."
                     )
-        output_layer.set_dim("nL", len(self.labels), force=True)
-        output_layer.set_dim("nS", len(self.states), force=True)
+        for layer in (output_layer, self.model.maybe_get_ref("label_interaction")):
+            if layer is not None:
+                layer.set_dim("nL", len(self.labels), force=True)
+                layer.set_dim("nS", len(self.states), force=True)
         sample = [eg.x for eg in islice(get_examples(), 10)]
         self.model.initialize(X=sample)
 

@@ -3,6 +3,7 @@
 import pickle
 
 import numpy
+import pytest
 import spacy
 
 from spacy_radlabels.component import DEFAULT_RADLABELS_MODEL
@@ -53,14 +54,21 @@ def test_two_processes_match_one(trained_pipeline):
     _assert_same([s for _, _, s in one], [s for _, _, s in two])
 
 
-def test_null_attention_pipeline_trains_saves_and_loads(tmp_path, reports):
-    """A pipeline built with PerLabelAttention.v2 learns, and round-trips through disk."""
-    model = {**DEFAULT_RADLABELS_MODEL, "@architectures": "spacy-radlabels.PerLabelAttention.v2"}
-    nlp = train_blank(reports, model=model)
+@pytest.mark.parametrize(
+    "version,layer,params",
+    [
+        ("v2", "output_layer", {"null_score", "null_value"}),
+        ("v3", "label_interaction", {"M"}),
+    ],
+)
+def test_attention_versions_train_save_and_load(tmp_path, reports, version, layer, params):
+    """Pipelines built with PerLabelAttention.v2 (null position) and v3 (label interaction)
+    learn, and round-trip through disk."""
+    architecture = f"spacy-radlabels.PerLabelAttention.{version}"
+    nlp = train_blank(reports, model={**DEFAULT_RADLABELS_MODEL, "@architectures": architecture})
     for doc, report in zip(nlp.pipe(r["text"] for r in reports), reports):
         assert doc._.labels == report["labels"], doc.text
     nlp.to_disk(tmp_path / "model")
     loaded = spacy.load(tmp_path / "model")
-    output_layer = loaded.get_pipe("radlabels").model.get_ref("output_layer")
-    assert {"null_score", "null_value"} <= set(output_layer.param_names)
+    assert params <= set(loaded.get_pipe("radlabels").model.get_ref(layer).param_names)
     _assert_same(_scores(nlp), _scores(loaded))
