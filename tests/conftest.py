@@ -5,8 +5,9 @@ import random
 import re
 from itertools import product
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List
 
+import numpy
 import pytest
 import spacy
 from spacy.tokens import DocBin
@@ -62,6 +63,21 @@ def write_corpus(reports: List[Dict], path: Path) -> Path:
         db.add(doc)
     db.to_disk(path)
     return path
+
+
+def finite_differences(loss: Callable[[], float], array, eps: float = 1e-3):
+    """The gradient of loss() with respect to array (changed in place and restored),
+    by central differences."""
+    grad = numpy.zeros(array.shape)
+    for index in numpy.ndindex(array.shape):
+        original = array[index]
+        array[index] = original + eps
+        up = loss()
+        array[index] = original - eps
+        down = loss()
+        array[index] = original
+        grad[index] = (up - down) / (2 * eps)
+    return grad
 
 
 def train_blank(reports: List[Dict], n_iter: int = 40, seed: int = 0, **config):

@@ -7,6 +7,8 @@ from thinc.types import Ragged
 
 from spacy_radlabels.attention import PerLabelAttentionLayer
 
+from .conftest import finite_differences
+
 N_LABELS, N_STATES, WIDTH = 3, 3, 5
 LENGTHS = [4, 0, 1, 3]  # includes an empty doc and a one-token doc
 
@@ -38,19 +40,8 @@ def test_backprop_matches_finite_differences(hidden, null):
     (P, _), backprop = layer(Ragged(X, lengths), is_train=True)
     dX = backprop(ops.asarray3f(P - gold)).dataXd  # cross-entropy gradient wrt logits
 
-    eps = 1e-3
-
     def numeric(array):
-        grad = numpy.zeros(array.shape)
-        for index in numpy.ndindex(array.shape):
-            original = array[index]
-            array[index] = original + eps
-            up = _loss(layer, X, gold)
-            array[index] = original - eps
-            down = _loss(layer, X, gold)
-            array[index] = original
-            grad[index] = (up - down) / (2 * eps)
-        return grad
+        return finite_differences(lambda: _loss(layer, X, gold), array)
 
     numpy.testing.assert_allclose(dX, numeric(X), rtol=2e-2, atol=2e-3)
     for name in layer.param_names:

@@ -7,6 +7,8 @@ from thinc.types import Ragged
 from spacy_radlabels.attention import PerLabelAttentionLayer
 from spacy_radlabels.interaction import LabelInteractionLayer
 
+from .conftest import finite_differences
+
 N_LABELS, N_STATES, WIDTH = 3, 3, 5
 LENGTHS = numpy.asarray([4, 0, 1, 3], dtype="i")
 
@@ -69,19 +71,9 @@ def test_backprop_matches_finite_differences():
 
     (P, _), backprop = model(Ragged(X, LENGTHS), is_train=True)
     dX = backprop(ops.asarray3f(P - gold)).dataXd  # cross-entropy gradient wrt logits
-    eps = 1e-3
 
     def numeric(array):
-        grad = numpy.zeros(array.shape)
-        for index in numpy.ndindex(array.shape):
-            original = array[index]
-            array[index] = original + eps
-            up = loss()
-            array[index] = original - eps
-            down = loss()
-            array[index] = original
-            grad[index] = (up - down) / (2 * eps)
-        return grad
+        return finite_differences(loss, array)
 
     numpy.testing.assert_allclose(dX, numeric(X), rtol=2e-2, atol=2e-3)
     for layer in model.layers:
